@@ -1,0 +1,116 @@
+/* kvmswitch.conf: parsed from a string, validated, reported as FILE:LINE. Pure. */
+#ifndef KVMSWITCH_CORE_CONFIG_H
+#define KVMSWITCH_CORE_CONFIG_H
+
+#include "core/hotkey.h"
+#include "core/match.h"
+
+#define TARGET_NAME_MAX 32
+#define CONFIG_MAX_TARGETS 16
+#define CONFIG_ERR_MAX 512
+
+enum target_type {
+	TARGET_HOST,
+	TARGET_EVDEV,
+	TARGET_USB,
+};
+
+enum host_mode {
+	HOST_NATIVE,  /* ungrab: the host reads the physical devices, zero hops */
+	HOST_VIRTUAL, /* forward to "kvmswitch host keyboard/pointer" */
+};
+
+enum libvirt_input {
+	LIBVIRT_INPUT_EVDEV,       /* <input type='evdev'> (QEMU input-linux) */
+	LIBVIRT_INPUT_PASSTHROUGH, /* <input type='passthrough' bus='virtio'> */
+};
+
+struct usb_match {
+	uint16_t vendor, product;
+	char serial[128]; /* empty: any */
+};
+
+struct pci_addr {
+	uint16_t domain;
+	uint8_t bus, slot, func;
+};
+
+/* A key whose chord is resolved after the whole file is read (the XKB layout
+ * may be set after it). */
+struct hotkey_text {
+	char *text;
+	int line;
+};
+
+struct target_conf {
+	char name[TARGET_NAME_MAX];
+	enum target_type type;
+	enum host_mode mode;
+	struct hotkey_text hotkey_text;
+	struct chord hotkey;
+	char *on_enter, *on_leave; /* shell commands, may be NULL */
+	char *domain, *uri;        /* libvirt; uri defaults to qemu:///system */
+	enum libvirt_input libvirt_input;
+	struct usb_match *usb;
+	size_t n_usb;
+	struct pci_addr *pci;
+	size_t n_pci;
+	uint32_t return_after_ms; /* 0: never */
+	int line;
+};
+
+struct listener_conf {
+	bool enabled;
+	char *address;     /* tcp:ADDR:PORT or vsock:CID:PORT */
+	char *secret_file; /* pre-shared secret */
+	uint32_t rate_per_minute;
+	int line;
+};
+
+struct config {
+	char *path;
+	struct hotkey_text hotkey_text, emergency_text;
+	struct chord hotkey;    /* cycles targets in config order */
+	struct chord emergency; /* ungrab everything, go to host */
+	char start[TARGET_NAME_MAX];
+	char *xkb_layout, *xkb_variant, *xkb_model, *xkb_options;
+	struct match_rule *match;
+	size_t n_match;
+	struct match_rule *exclude;
+	size_t n_exclude;
+	struct target_conf target[CONFIG_MAX_TARGETS];
+	size_t n_target;
+	struct listener_conf listener;
+};
+
+#define CONFIG_DEFAULT_HOTKEY "leftctrl+rightctrl"
+#define CONFIG_DEFAULT_EMERGENCY "backspace+esc+enter"
+#define CONFIG_DEFAULT_URI "qemu:///system"
+
+/* Parses `len` bytes of `text` (the contents of `path`, used in messages). On error returns
+ * NULL and writes "PATH:LINE: message" to err. Chords are not resolved yet. */
+struct config *config_parse(const char *text, size_t len, const char *path, char *err,
+			    size_t errlen);
+
+/* The built-in defaults: host (native) + one evdev target "guest". */
+struct config *config_default(void);
+
+/* Resolves every hotkey text through `res` and checks chords for conflicts.
+ * Returns 0 or -1 with "PATH:LINE: message". */
+int config_resolve_keys(struct config *cfg, const struct keyname_resolver *res, char *err,
+			size_t errlen);
+
+void config_destroy(struct config *cfg);
+
+/* For a reload: map[i] is the index in `next` of `prev`'s target i when a
+ * target of the same name and type exists there, else -1. */
+void config_map_targets(const struct config *prev, const struct config *next, int *map);
+
+/* Index of the target named `name`, or -1. */
+int config_target_index(const struct config *cfg, const char *name);
+/* Index of the host target (there is always exactly one). */
+int config_host_index(const struct config *cfg);
+
+const char *target_type_name(enum target_type t);
+
+#endif

@@ -1,0 +1,719 @@
+/* The router. Invariants (docs/DESIGN.md):
+ *  - a key pressed on a target is released on that same target;
+ *  - on a switch every key still down on the old target is released there,
+ *    and the physical release that follows later is swallowed;
+ *  - a device changes grab only when none of its keys is held, so the host
+ *    never sees a press without its release (the emergency path excepted);
+ *  - a hotkey's completing key never reaches any target.
+ */
+#include "core/router.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Per-device key state: KS_UP, KS_HOST, KS_SWALLOWED or target index + 1. */
+#define KS_UP 0
+#define KS_HOST 0xfe      /* down; the host read it directly (device not grabbed) */
+#define KS_SWALLOWED 0xff /* down; nothing of it reaches any target any more */
+
+#define OBUF_MAX 128
+
+struct rdev {
+	struct router_device_info info;
+	bool grabbed;
+	bool want_grab;
+	bool grab_failed;
+	uint16_t n_down;
+	uint8_t key[KEY_CNT];
+};
+
+struct rtarget {
+	uint8_t count[VK_COUNT][KEY_CNT]; /* devices holding each key on this target */
+	uint32_t held;                    /* (kind, code) pairs with count > 0 */
+	uint32_t leds;
+};
+
+struct obuf {
+	int target;
+	size_t n;
+	struct input_event ev[OBUF_MAX];
+};
+
+struct router {
+	const struct config *cfg;
+	struct router_output out;
+	struct rdev *dev[ROUTER_MAX_DEVICES];
+	struct rtarget *tgt;
+	size_t n_tgt;
+	int active;
+	int last_vm;
+	bool started;
+	bool released;
+	uint8_t phys[KEY_CNT]; /* devices physically holding each key */
+	struct keyset held;    /* keys physically held on any device */
+	uint32_t host_leds;
+	uint64_t deadline;
+	int msc_pending;       /* MSC_SCAN value waiting for the event it belongs to */
+	bool msc_have;
+	int last_kind;         /* kind of the last event queued in this frame, or -1 */
+	struct obuf obuf[VK_COUNT];
+	struct router_stats stats;
+};
+
+const char *switch_reason_name(enum switch_reason why)
+{
+	static const char *const names[] = {
+		[SWITCH_START] = "start",
+		[SWITCH_HOTKEY] = "hotkey",
+		[SWITCH_TARGET_HOTKEY] = "target-hotkey",
+		[SWITCH_COMMAND] = "command",
+		[SWITCH_EMERGENCY] = "emergency",
+		[SWITCH_TIMER] = "timer",
+		[SWITCH_DOMAIN_GONE] = "domain-gone",
+		[SWITCH_RELOAD] = "reload",
+	};
+	if ((unsigned)why < sizeof(names) / sizeof(names[0]) && names[why])
+		return names[why];
+	return "?";
+}
+
+static int host_index(const struct router *r)
+{
+	return config_host_index(r->cfg);
+}
+
+static const struct target_conf *tconf(const struct router *r, int t)
+{
+	return &r->cfg->target[t];
+}
+
+/* Does target t receive events through virtual devices? */
+static bool target_forwards(const struct router *r, int t)
+{
+	const struct target_conf *tc = tconf(r, t);
+	return tc->type == TARGET_EVDEV || (tc->type == TARGET_HOST && tc->mode == HOST_VIRTUAL);
+}
+
+/* True when the active target gets our virtual devices' events; false when
+ * the host reads the physical devices itself (native host, released, usb). */
+static bool forwarding(const struct router *r)
+{
+	return r->started && !r->released && target_forwards(r, r->active);
+}
+
+static int kind_for_key(const struct rdev *d, unsigned code)
+{
+	if (key_is_mouse_button(code))
+		return d->info.absolute ? VK_TABLET : VK_POINTER;
+	if (key_is_digitizer(code))
+		return VK_TABLET;
+	if (key_is_button(code))
+		return -1; /* joystick, gamepad, misc buttons: no target device carries them */
+	return VK_KEYBOARD;
+}
+
+static void flush_kind(struct router *r, int kind)
+{
+	struct obuf *b = &r->obuf[kind];
+	if (b->n == 0)
+		return;
+	b->ev[b->n++] = (struct input_event){ .type = EV_SYN, .code = SYN_REPORT, .value = 0 };
+	r->out.emit(r->out.data, b->target, (enum vkind)kind, b->ev, b->n);
+	r->stats.frames_out[kind]++;
+	b->n = 0;
+}
+
+static void flush_all(struct router *r)
+{
+	for (int k = 0; k < VK_COUNT; k++)
+		flush_kind(r, k);
+	r->msc_have = false;
+	r->last_kind = -1;
+}
+
+/* End of a source frame: an MSC_SCAN that no event followed belongs with
+ * the last event queued; then every queued frame goes out. */
+static void end_frame(struct router *r)
+{
+	if (r->msc_have && r->last_kind >= 0 && r->obuf[r->last_kind].n) {
+		struct obuf *b = &r->obuf[r->last_kind];
+		b->ev[b->n++] = (struct input_event){ .type = EV_MSC, .code = MSC_SCAN, .value = r->msc_pending };
+	}
+	flush_all(r);
+}
+
+static void queue(struct router *r, int target, int kind, unsigned type, unsigned code, int value)
+{
+	struct obuf *b = &r->obuf[kind];
+	if (b->n && b->target != target)
+		flush_kind(r, kind);
+	if (b->n + 4 > OBUF_MAX) /* room for two MSC_SCANs, the event and the SYN */
+		flush_kind(r, kind);
+	b->target = target;
+	if (r->msc_have) {
+		b->ev[b->n++] = (struct input_event){ .type = EV_MSC, .code = MSC_SCAN, .value = r->msc_pending };
+		r->msc_have = false;
+	}
+	b->ev[b->n++] = (struct input_event){ .type = (uint16_t)type, .code = (uint16_t)code, .value = value };
+	r->last_kind = kind;
+}
+
+/* A key goes down or up on target t's device of the given kind; devices are
+ * merged by counting, so the virtual device sees one press and one release. */
+static void target_key(struct router *r, int t, int kind, unsigned code, bool down)
+{
+	struct rtarget *tg = &r->tgt[t];
+	if (down) {
+		if (tg->count[kind][code]++ == 0) {
+			tg->held++;
+			queue(r, t, kind, EV_KEY, code, 1);
+			return;
+		}
+	} else if (tg->count[kind][code] > 0) {
+		if (--tg->count[kind][code] == 0) {
+			tg->held--;
+			queue(r, t, kind, EV_KEY, code, 0);
+			return;
+		}
+	}
+	r->stats.dropped++;
+}
+
+static void phys_key(struct router *r, unsigned code, bool down)
+{
+	if (down) {
+		if (r->phys[code]++ == 0)
+			keyset_set(&r->held, code, true);
+	} else if (r->phys[code] > 0 && --r->phys[code] == 0) {
+		keyset_set(&r->held, code, false);
+	}
+}
+
+static void apply_leds(struct router *r, int dev)
+{
+	uint32_t leds = forwarding(r) ? r->tgt[r->active].leds : r->host_leds;
+	if (dev >= 0 && !r->dev[dev]->info.keyboard)
+		return;
+	r->out.leds(r->out.data, dev, leds);
+}
+
+/* Changes the device's grab if it should and may (nothing held, or forced). */
+static void dev_update_grab(struct router *r, int i, bool force)
+{
+	struct rdev *d = r->dev[i];
+	if (d->grabbed == d->want_grab || (d->want_grab && d->grab_failed))
+		return;
+	if (d->n_down > 0 && !force)
+		return;
+	int rc = r->out.grab(r->out.data, i, d->want_grab);
+	if (rc == 0 || !d->want_grab) {
+		/* A failed ungrab means the device is gone or the fd is bad: either
+		 * way we no longer hold it. */
+		d->grabbed = d->want_grab;
+	} else {
+		d->grab_failed = true;
+	}
+	if (d->grabbed != d->want_grab)
+		return;
+	/* Keys the host now sees directly (forced ungrab) are the host's. */
+	if (!d->grabbed)
+		for (unsigned c = 0; c < KEY_CNT; c++)
+			if (d->key[c] == KS_SWALLOWED)
+				d->key[c] = KS_HOST;
+}
+
+/* Releases on target t every key any device holds there; the physical
+ * releases that follow are swallowed. */
+static void release_target(struct router *r, int t)
+{
+	if (r->tgt[t].held == 0)
+		return;
+	for (int i = 0; i < ROUTER_MAX_DEVICES; i++) {
+		struct rdev *d = r->dev[i];
+		if (!d)
+			continue;
+		for (unsigned c = 0; c < KEY_CNT; c++) {
+			if (d->key[c] != t + 1)
+				continue;
+			int kind = kind_for_key(d, c);
+			d->key[c] = d->grabbed ? KS_SWALLOWED : KS_HOST;
+			if (kind >= 0)
+				target_key(r, t, kind, c, false);
+		}
+	}
+	flush_all(r);
+}
+
+static void set_grabs(struct router *r, bool force)
+{
+	bool want = forwarding(r);
+	for (int i = 0; i < ROUTER_MAX_DEVICES; i++) {
+		struct rdev *d = r->dev[i];
+		if (!d)
+			continue;
+		d->want_grab = want;
+		d->grab_failed = false;
+		dev_update_grab(r, i, force);
+	}
+}
+
+static void arm_timer(struct router *r, uint64_t now)
+{
+	uint32_t ms = tconf(r, r->active)->return_after_ms;
+	r->deadline = ms && !r->released ? now + ms : UINT64_MAX;
+}
+
+static int do_switch(struct router *r, int to, enum switch_reason why, uint64_t now, bool force)
+{
+	if (to < 0 || (size_t)to >= r->n_tgt)
+		return -ENOENT;
+	if (r->started && to == r->active && !r->released)
+		return -EALREADY;
+	if (r->out.prepare) {
+		int rc = r->out.prepare(r->out.data, r->started ? r->active : -1, to);
+		if (rc < 0)
+			return rc;
+	}
+	int from = r->started ? r->active : -1;
+	flush_all(r);
+	if (from >= 0)
+		release_target(r, from);
+	r->active = to;
+	r->released = false;
+	r->started = true;
+	if (tconf(r, to)->type != TARGET_HOST)
+		r->last_vm = to;
+	set_grabs(r, force);
+	apply_leds(r, -1);
+	arm_timer(r, now);
+	if (from >= 0)
+		r->stats.switches++;
+	r->out.switched(r->out.data, from, to, why);
+	return 0;
+}
+
+struct router *router_create(const struct config *cfg, const struct router_output *out)
+{
+	struct router *r = calloc(1, sizeof(*r));
+	if (!r)
+		return NULL;
+	r->tgt = calloc(cfg->n_target, sizeof(*r->tgt));
+	if (!r->tgt) {
+		free(r);
+		return NULL;
+	}
+	r->cfg = cfg;
+	r->n_tgt = cfg->n_target;
+	r->out = *out;
+	r->active = config_host_index(cfg);
+	r->last_vm = -1;
+	r->deadline = UINT64_MAX;
+	r->last_kind = -1;
+	for (size_t i = 0; i < cfg->n_target && r->last_vm < 0; i++)
+		if (cfg->target[i].type != TARGET_HOST)
+			r->last_vm = (int)i;
+	return r;
+}
+
+void router_destroy(struct router *r)
+{
+	if (!r)
+		return;
+	for (int i = 0; i < ROUTER_MAX_DEVICES; i++)
+		free(r->dev[i]);
+	free(r->tgt);
+	free(r);
+}
+
+void router_start(struct router *r, uint64_t now)
+{
+	int start = config_target_index(r->cfg, r->cfg->start);
+	if (start < 0 || do_switch(r, start, SWITCH_START, now, false) < 0)
+		do_switch(r, host_index(r), SWITCH_START, now, false);
+}
+
+int router_switch(struct router *r, int target, enum switch_reason why, uint64_t now)
+{
+	return do_switch(r, target, why, now, false);
+}
+
+int router_cycle(struct router *r, int step, enum switch_reason why, uint64_t now)
+{
+	int n = (int)r->n_tgt, rc = -EALREADY;
+	for (int k = 1; k < n; k++) {
+		int to = ((r->active + step * k) % n + n) % n;
+		rc = do_switch(r, to, why, now, false);
+		if (rc == 0)
+			return 0;
+	}
+	return rc;
+}
+
+int router_toggle(struct router *r, enum switch_reason why, uint64_t now)
+{
+	int host = host_index(r);
+	if (r->active != host || r->released)
+		return do_switch(r, host, why, now, false);
+	if (r->last_vm < 0)
+		return -ENOENT;
+	return do_switch(r, r->last_vm, why, now, false);
+}
+
+void router_release(struct router *r, enum switch_reason why, uint64_t now)
+{
+	int from = r->active;
+	flush_all(r);
+	for (size_t t = 0; t < r->n_tgt; t++)
+		release_target(r, (int)t);
+	r->active = host_index(r);
+	r->released = true;
+	r->started = true;
+	set_grabs(r, true);
+	apply_leds(r, -1);
+	r->deadline = UINT64_MAX;
+	r->stats.switches++;
+	r->out.switched(r->out.data, from, r->active, why);
+}
+
+void router_shutdown(struct router *r)
+{
+	flush_all(r);
+	for (size_t t = 0; t < r->n_tgt; t++)
+		release_target(r, (int)t);
+	for (int i = 0; i < ROUTER_MAX_DEVICES; i++) {
+		if (!r->dev[i])
+			continue;
+		r->dev[i]->want_grab = false;
+		dev_update_grab(r, i, true);
+	}
+}
+
+void router_release_vanishing(struct router *r, const int *map)
+{
+	flush_all(r);
+	for (size_t t = 0; t < r->n_tgt; t++)
+		if (map[t] < 0)
+			release_target(r, (int)t);
+}
+
+void router_reconfigure(struct router *r, const struct config *cfg, const int *map, uint64_t now)
+{
+	struct rtarget *nt = calloc(cfg->n_target, sizeof(*nt));
+	if (!nt)
+		return; /* keep the old configuration; the caller checks router_active */
+	router_release_vanishing(r, map); /* nothing left to release if step 1 ran */
+	for (size_t t = 0; t < r->n_tgt; t++)
+		if (map[t] >= 0)
+			nt[map[t]] = r->tgt[t];
+	for (int i = 0; i < ROUTER_MAX_DEVICES; i++) {
+		struct rdev *d = r->dev[i];
+		if (!d)
+			continue;
+		for (unsigned c = 0; c < KEY_CNT; c++)
+			if (d->key[c] != KS_UP && d->key[c] <= r->n_tgt)
+				d->key[c] = (uint8_t)(map[d->key[c] - 1] + 1);
+	}
+	int old_active = r->active;
+	bool gone = map[old_active] < 0;
+	free(r->tgt);
+	r->tgt = nt;
+	r->n_tgt = cfg->n_target;
+	r->cfg = cfg;
+	r->last_vm = r->last_vm >= 0 ? map[r->last_vm] : -1;
+	if (r->last_vm < 0)
+		for (size_t i = 0; i < cfg->n_target && r->last_vm < 0; i++)
+			if (cfg->target[i].type != TARGET_HOST)
+				r->last_vm = (int)i;
+	if (gone) {
+		r->active = host_index(r);
+		r->started = false; /* do_switch: no old target to release */
+		do_switch(r, r->active, SWITCH_RELOAD, now, false);
+		return;
+	}
+	r->active = map[old_active];
+	/* The active target may have changed type or mode. */
+	set_grabs(r, false);
+	apply_leds(r, -1);
+	if (r->deadline != UINT64_MAX && !tconf(r, r->active)->return_after_ms)
+		r->deadline = UINT64_MAX;
+}
+
+int router_device_add(struct router *r, int i, const struct router_device_info *info, uint64_t now)
+{
+	if (i < 0 || i >= ROUTER_MAX_DEVICES || r->dev[i])
+		return -EINVAL;
+	struct rdev *d = calloc(1, sizeof(*d));
+	if (!d)
+		return -ENOMEM;
+	d->info = *info;
+	for (unsigned c = 0; c < KEY_CNT; c++) {
+		if (!keyset_has(&info->held, c))
+			continue;
+		d->key[c] = KS_HOST;
+		d->n_down++;
+		phys_key(r, c, true);
+	}
+	r->dev[i] = d;
+	if (!forwarding(r) && info->keyboard)
+		r->host_leds = info->leds;
+	d->want_grab = forwarding(r);
+	dev_update_grab(r, i, false);
+	if (info->keyboard && forwarding(r))
+		apply_leds(r, i);
+	return 0;
+}
+
+void router_device_remove(struct router *r, int i, uint64_t now)
+{
+	if (i < 0 || i >= ROUTER_MAX_DEVICES || !r->dev[i])
+		return;
+	struct rdev *d = r->dev[i];
+	flush_all(r);
+	for (unsigned c = 0; c < KEY_CNT; c++) {
+		uint8_t st = d->key[c];
+		if (st == KS_UP)
+			continue;
+		phys_key(r, c, false);
+		if (st != KS_HOST && st != KS_SWALLOWED) {
+			int kind = kind_for_key(d, c);
+			if (kind >= 0)
+				target_key(r, st - 1, kind, c, false);
+		}
+	}
+	flush_all(r);
+	free(d);
+	r->dev[i] = NULL;
+}
+
+void router_note_resync(struct router *r, int dev)
+{
+	r->stats.resyncs++;
+}
+
+/* Returns true if the press completed a chord and was acted on. */
+static bool hotkeys(struct router *r, unsigned code, uint64_t now)
+{
+	const struct config *cfg = r->cfg;
+	if (hotkey_match(&cfg->emergency, &r->held, code)) {
+		router_release(r, SWITCH_EMERGENCY, now);
+		return true;
+	}
+	for (size_t t = 0; t < r->n_tgt; t++) {
+		if (hotkey_match(&cfg->target[t].hotkey, &r->held, code)) {
+			if ((int)t != r->active || r->released)
+				do_switch(r, (int)t, SWITCH_TARGET_HOTKEY, now, false);
+			return true;
+		}
+	}
+	if (hotkey_match(&cfg->hotkey, &r->held, code)) {
+		router_cycle(r, 1, SWITCH_HOTKEY, now);
+		return true;
+	}
+	return false;
+}
+
+static void feed_key(struct router *r, int i, const struct input_event *e, uint64_t now)
+{
+	struct rdev *d = r->dev[i];
+	unsigned code = e->code;
+	bool fwd = d->grabbed && d->want_grab;
+	if (code >= KEY_CNT || e->value == 2) {
+		/* Autorepeat is made by the kernel on each virtual keyboard (EV_REP),
+		 * so the source's repeats are never forwarded. */
+		r->stats.dropped++;
+		return;
+	}
+	if (e->value != 0) {
+		if (d->key[code] != KS_UP) {
+			r->stats.dropped++;
+			return;
+		}
+		d->n_down++;
+		phys_key(r, code, true);
+		d->key[code] = d->grabbed ? KS_SWALLOWED : KS_HOST;
+		if (hotkeys(r, code, now)) {
+			/* The completing key goes nowhere; hotkeys() may have changed
+			 * the grab, so its state is set again. */
+			d->key[code] = d->grabbed ? KS_SWALLOWED : KS_HOST;
+			r->stats.dropped++;
+			return;
+		}
+		int kind = kind_for_key(d, code);
+		if (fwd && kind >= 0) {
+			d->key[code] = (uint8_t)(r->active + 1);
+			target_key(r, r->active, kind, code, true);
+		} else {
+			r->stats.dropped++;
+		}
+		return;
+	}
+	uint8_t st = d->key[code];
+	if (st == KS_UP) {
+		r->stats.dropped++;
+		return;
+	}
+	d->key[code] = KS_UP;
+	d->n_down--;
+	phys_key(r, code, false);
+	if (st != KS_HOST && st != KS_SWALLOWED) {
+		int kind = kind_for_key(d, code);
+		target_key(r, st - 1, kind, code, false);
+	} else {
+		r->stats.dropped++;
+	}
+	if (d->n_down == 0 && d->grabbed != d->want_grab) {
+		/* Finish this frame before the grab changes hands. */
+		flush_all(r);
+		dev_update_grab(r, i, false);
+	}
+}
+
+static int32_t scale_abs(const struct rdev *d, int axis, int32_t v)
+{
+	int64_t lo = d->info.abs_min[axis], hi = d->info.abs_max[axis];
+	if (hi <= lo)
+		return v;
+	if (v < lo)
+		v = (int32_t)lo;
+	if (v > hi)
+		v = (int32_t)hi;
+	return (int32_t)(((int64_t)v - lo) * ROUTER_TABLET_MAX / (hi - lo));
+}
+
+static void feed_led(struct router *r, const struct input_event *e)
+{
+	if (e->code >= 32)
+		return;
+	/* The physical keyboard echoes LED changes. While the host reads it
+	 * directly these are the host's LEDs; otherwise they are our own writes. */
+	if (!forwarding(r)) {
+		if (e->value)
+			r->host_leds |= 1u << e->code;
+		else
+			r->host_leds &= ~(1u << e->code);
+	}
+}
+
+void router_feed(struct router *r, int i, const struct input_event *ev, size_t n, uint64_t now)
+{
+	if (i < 0 || i >= ROUTER_MAX_DEVICES || !r->dev[i])
+		return;
+	for (size_t k = 0; k < n; k++) {
+		const struct input_event *e = &ev[k];
+		struct rdev *d = r->dev[i];
+		if (!d)
+			return;
+		bool fwd = d->grabbed && d->want_grab;
+		r->stats.events_in++;
+		switch (e->type) {
+		case EV_SYN:
+			if (e->code == SYN_REPORT) {
+				r->stats.frames_in++;
+				end_frame(r);
+			}
+			break;
+		case EV_KEY:
+			feed_key(r, i, e, now);
+			break;
+		case EV_REL:
+			if (fwd)
+				queue(r, r->active, VK_POINTER, EV_REL, e->code, e->value);
+			else
+				r->stats.dropped++;
+			break;
+		case EV_ABS:
+			if (fwd && (e->code == ABS_X || e->code == ABS_Y))
+				queue(r, r->active, VK_TABLET, EV_ABS, e->code,
+				      scale_abs(d, e->code == ABS_X ? 0 : 1, e->value));
+			else
+				r->stats.dropped++;
+			break;
+		case EV_MSC:
+			if (fwd && e->code == MSC_SCAN) {
+				/* It belongs with the event it describes: the next one
+				 * queued in this frame, or the last one if none follows. */
+				r->msc_pending = e->value;
+				r->msc_have = true;
+			} else {
+				r->stats.dropped++;
+			}
+			break;
+		case EV_LED:
+			feed_led(r, e);
+			break;
+		default:
+			r->stats.dropped++;
+			break;
+		}
+	}
+	end_frame(r);
+}
+
+void router_target_led(struct router *r, int t, unsigned code, int value)
+{
+	if (t < 0 || (size_t)t >= r->n_tgt || code >= 32)
+		return;
+	uint32_t old = r->tgt[t].leds;
+	if (value)
+		r->tgt[t].leds |= 1u << code;
+	else
+		r->tgt[t].leds &= ~(1u << code);
+	if (t == r->active && old != r->tgt[t].leds && forwarding(r))
+		apply_leds(r, -1);
+}
+
+void router_tick(struct router *r, uint64_t now)
+{
+	if (r->deadline == UINT64_MAX || now < r->deadline)
+		return;
+	r->deadline = UINT64_MAX;
+	do_switch(r, host_index(r), SWITCH_TIMER, now, false);
+}
+
+uint64_t router_next_deadline(const struct router *r)
+{
+	return r->deadline;
+}
+
+int router_active(const struct router *r)
+{
+	return r->active;
+}
+
+bool router_is_released(const struct router *r)
+{
+	return r->released;
+}
+
+size_t router_target_held(const struct router *r, int t)
+{
+	if (t < 0 || (size_t)t >= r->n_tgt)
+		return 0;
+	return r->tgt[t].held;
+}
+
+uint32_t router_target_leds(const struct router *r, int t)
+{
+	if (t < 0 || (size_t)t >= r->n_tgt)
+		return 0;
+	if (tconf(r, t)->type == TARGET_HOST && tconf(r, t)->mode == HOST_NATIVE)
+		return r->host_leds;
+	return r->tgt[t].leds;
+}
+
+bool router_device_grabbed(const struct router *r, int i)
+{
+	return i >= 0 && i < ROUTER_MAX_DEVICES && r->dev[i] && r->dev[i]->grabbed;
+}
+
+bool router_device_pending(const struct router *r, int i)
+{
+	return i >= 0 && i < ROUTER_MAX_DEVICES && r->dev[i] &&
+	       r->dev[i]->grabbed != r->dev[i]->want_grab && !r->dev[i]->grab_failed;
+}
+
+const struct router_stats *router_get_stats(const struct router *r)
+{
+	return &r->stats;
+}
