@@ -1,0 +1,311 @@
+#include <stdlib.h>
+
+#include "core/config.h"
+#include "test.h"
+
+static struct config *parse(const char *text, char *err, size_t errlen)
+{
+	struct config *cfg = config_parse(text, strlen(text), "k.conf", err, errlen);
+	if (cfg && config_resolve_keys(cfg, &test_resolver, err, errlen) < 0) {
+		config_destroy(cfg);
+		return NULL;
+	}
+	return cfg;
+}
+
+TEST(config_defaults)
+{
+	char err[CONFIG_ERR_MAX];
+	struct config *cfg = parse("", err, sizeof(err));
+	CHECK(cfg);
+	CHECK_INT(cfg->n_target, 2);
+	CHECK_STR(cfg->target[0].name, "host");
+	CHECK_INT(cfg->target[0].type, TARGET_HOST);
+	CHECK_INT(cfg->target[0].mode, HOST_NATIVE);
+	CHECK_STR(cfg->target[1].name, "guest");
+	CHECK_INT(cfg->target[1].type, TARGET_EVDEV);
+	CHECK_STR(cfg->start, "host");
+	CHECK_INT(cfg->hotkey.n, 2);
+	CHECK_INT(cfg->hotkey.key[0].alt[0], KEY_LEFTCTRL);
+	CHECK_INT(cfg->hotkey.key[1].alt[0], KEY_RIGHTCTRL);
+	CHECK_INT(cfg->emergency.n, 3);
+	config_destroy(cfg);
+}
+
+TEST(config_issue_example)
+{
+	char err[CONFIG_ERR_MAX];
+	struct config *cfg = parse("[general]\n"
+				   "hotkey = leftctrl+rightctrl\n"
+				   "start = host\n"
+				   "[input]\n"
+				   "match = name:\"Logitech G502*\" id:046d:c08b\n"
+				   "exclude = name:\"*Consumer Control\"\n"
+				   "[target host]\n"
+				   "type = host\n"
+				   "mode = native\n"
+				   "[target win]\n"
+				   "type = evdev\n"
+				   "hotkey = scrolllock\n",
+				   err, sizeof(err));
+	if (!cfg)
+		test_fail(__FILE__, __LINE__, "%s", err);
+	CHECK(cfg);
+	CHECK_INT(cfg->n_match, 1);
+	CHECK_INT(cfg->match[0].n_terms, 2);
+	CHECK_INT(cfg->match[0].line, 5);
+	CHECK_STR(cfg->match[0].terms[0].glob, "Logitech G502*");
+	CHECK_INT(cfg->match[0].terms[1].vendor, 0x046d);
+	CHECK_INT(cfg->match[0].terms[1].product, 0xc08b);
+	CHECK_INT(cfg->n_exclude, 1);
+	CHECK_INT(cfg->n_target, 2);
+	CHECK_INT(cfg->target[1].hotkey.n, 1);
+	CHECK_INT(cfg->target[1].hotkey.key[0].alt[0], KEY_SCROLLLOCK);
+	config_destroy(cfg);
+}
+
+TEST(config_implicit_host_first)
+{
+	char err[CONFIG_ERR_MAX];
+	struct config *cfg = parse("[target win]\n[target linux]\nreturn-after = 2m\n", err, sizeof(err));
+	CHECK(cfg);
+	CHECK_INT(cfg->n_target, 3);
+	CHECK_STR(cfg->target[0].name, "host");
+	CHECK_STR(cfg->target[1].name, "win");
+	CHECK_INT(cfg->target[2].return_after_ms, 120000);
+	config_destroy(cfg);
+}
+
+TEST(config_usb_target)
+{
+	char err[CONFIG_ERR_MAX];
+	struct config *cfg = parse("[target games]\ntype = usb\ndomain = win11\n"
+				   "usb = 046d:c08b 1532:0084:ABC123\nusb = 0627:0001\n"
+				   "pci = 0000:11:00.3 0a:00.0\nreturn-after = 30\n",
+				   err, sizeof(err));
+	if (!cfg)
+		test_fail(__FILE__, __LINE__, "%s", err);
+	CHECK(cfg);
+	const struct target_conf *t = &cfg->target[1];
+	CHECK_INT(t->type, TARGET_USB);
+	CHECK_STR(t->domain, "win11");
+	CHECK_STR(t->uri, "qemu:///system");
+	CHECK_INT(t->n_usb, 3);
+	CHECK_INT(t->usb[1].vendor, 0x1532);
+	CHECK_STR(t->usb[1].serial, "ABC123");
+	CHECK_INT(t->usb[2].product, 0x0001);
+	CHECK_INT(t->n_pci, 2);
+	CHECK_INT(t->pci[0].bus, 0x11);
+	CHECK_INT(t->pci[0].func, 3);
+	CHECK_INT(t->pci[1].bus, 0x0a);
+	CHECK_INT(t->return_after_ms, 30000);
+	config_destroy(cfg);
+}
+
+TEST(config_listener)
+{
+	char err[CONFIG_ERR_MAX];
+	struct config *cfg = parse("[listener]\nenable = yes\naddress = tcp:192.168.122.1:7321\n"
+				   "secret-file = /etc/kvmswitch/secret\nrate-limit = 5\n",
+				   err, sizeof(err));
+	CHECK(cfg);
+	CHECK(cfg->listener.enabled);
+	CHECK_STR(cfg->listener.address, "tcp:192.168.122.1:7321");
+	CHECK_INT(cfg->listener.rate_per_minute, 5);
+	config_destroy(cfg);
+}
+
+TEST(config_hotkey_styles)
+{
+	static const struct {
+		const char *text;
+		int n;
+		unsigned first, second;
+	} cases[] = {
+		{ "KEY_LEFTCTRL+KEY_RIGHTCTRL", 2, KEY_LEFTCTRL, KEY_RIGHTCTRL },
+		{ "ctrl-ctrl", 2, KEY_LEFTCTRL, KEY_RIGHTCTRL },
+		{ "alt-alt", 2, KEY_LEFTALT, KEY_RIGHTALT },
+		{ "scrolllock", 1, KEY_SCROLLLOCK, 0 },
+		{ "Scroll_Lock", 1, KEY_SCROLLLOCK, 0 },
+		{ "Pause", 1, KEY_PAUSE, 0 },
+		{ "BTN_SIDE + leftshift", 2, BTN_SIDE, KEY_LEFTSHIFT },
+		{ "side+extra", 2, BTN_SIDE, BTN_EXTRA },
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct chord c;
+		char err[256];
+		if (hotkey_parse(&c, cases[i].text, &test_resolver, err, sizeof(err)) < 0) {
+			test_fail(__FILE__, __LINE__, "'%s': %s", cases[i].text, err);
+			return;
+		}
+		CHECK_INT(c.n, cases[i].n);
+		CHECK_INT(c.key[0].alt[0], cases[i].first);
+		if (cases[i].n > 1)
+			CHECK_INT(c.key[1].alt[0], cases[i].second);
+	}
+	struct chord c;
+	char err[256];
+	CHECK_INT(hotkey_parse(&c, "none", &test_resolver, err, sizeof(err)), 0);
+	CHECK_INT(c.n, 0);
+}
+
+/* Every error names the file and line, and says what is wrong. */
+TEST(config_errors)
+{
+	static const struct {
+		const char *text;
+		const char *expect;
+	} cases[] = {
+		{ "[general]\nfrobnicate = 1\n", "k.conf:2: unknown key 'frobnicate' in [general]" },
+		{ "[target win]\nfrobnicate = 1\n", "k.conf:2: unknown key 'frobnicate' in [target win]" },
+		{ "[general]\nmatch = auto\n", "k.conf:2: unknown key 'match' in [general] (it belongs to another section)" },
+		{ "[bogus]\n", "k.conf:1: unknown section [bogus]" },
+		{ "hotkey = a\n", "k.conf:1: 'hotkey' outside of any section" },
+		{ "[general]\n\n# c\nhotkey = leftctrl+frob\n", "k.conf:4: unknown key 'frob' in hotkey" },
+		{ "[general]\nhotkey = a\nhotkey = b\n", "k.conf:3: 'hotkey' is set twice in [general] (first at line 2)" },
+		{ "[target a]\n[target a]\n", "k.conf:2: target 'a' is defined twice (first at line 1)" },
+		{ "[target a b]\n", "k.conf:1: bad target name 'a b'" },
+		{ "[target x]\ntype = vm\n", "k.conf:2: unknown target type 'vm'" },
+		{ "[target x]\nmode = virtual\n", "k.conf:2: 'mode' does not apply to target 'x' of type evdev" },
+		{ "[target x]\ntype = usb\nusb = 1:2\n", "k.conf:1: usb target 'x' needs 'domain = NAME'" },
+		{ "[target x]\ntype = usb\ndomain = d\n", "k.conf:1: usb target 'x' needs 'usb = VID:PID ...'" },
+		{ "[target x]\ntype = usb\ndomain = d\nusb = zz:1\n", "k.conf:4: bad USB device 'zz:1'" },
+		{ "[target x]\ntype = usb\ndomain = d\npci = 11:00\n", "k.conf:4: bad PCI address '11:00'" },
+		{ "[target x]\nreturn-after = soon\n", "k.conf:2: 'return-after' must be seconds" },
+		{ "[general]\nstart = nowhere\n", "k.conf:2: start target 'nowhere' is not defined" },
+		{ "[target h1]\ntype = host\n[target h2]\ntype = host\n", "k.conf:3: a second host target 'h2'" },
+		{ "[target host]\ntype = evdev\n", "k.conf:1: target 'host' is not of type host" },
+		{ "[input]\nmatch = name:\"unterminated\n", "k.conf:2: unterminated quote in match term 'name:'" },
+		{ "[input]\nmatch = id:xyz\n", "k.conf:2: bad id 'xyz'" },
+		{ "[input]\nmatch = kind:printer\n", "k.conf:2: unknown kind 'printer'" },
+		{ "[input]\nmatch = vendor:1\n", "k.conf:2: unknown match term 'vendor:'" },
+		{ "[general]\nno equals sign\n", "k.conf:2: expected 'key = value' or '[section]'" },
+		{ "[general\n", "k.conf:1: section header without closing ']'" },
+		{ "[listener]\nenable = yes\n", "k.conf:1: [listener] is enabled but has no 'address'" },
+		{ "[listener]\naddress = udp:1:2\n", "k.conf:2: bad listener address 'udp:1:2'" },
+		{ "[target win]\nhotkey = leftctrl+rightctrl\n",
+		  "k.conf:2: the hotkey of target win uses the same keys as the hotkey" },
+		{ "[general]\nhotkey = a+a\n", "k.conf:2: key 'a' appears twice in hotkey" },
+		{ "[general]\nhotkey = \n", "k.conf:2: 'hotkey' needs a value" },
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char err[CONFIG_ERR_MAX] = "";
+		struct config *cfg = parse(cases[i].text, err, sizeof(err));
+		if (cfg) {
+			config_destroy(cfg);
+			test_fail(__FILE__, __LINE__, "case %zu accepted, expected '%s'", i, cases[i].expect);
+			return;
+		}
+		if (strncmp(err, cases[i].expect, strlen(cases[i].expect)) != 0) {
+			test_fail(__FILE__, __LINE__, "case %zu: got '%s', expected '%s...'", i, err, cases[i].expect);
+			return;
+		}
+	}
+}
+
+TEST(config_nul_and_long_lines)
+{
+	char err[CONFIG_ERR_MAX];
+	const char text[] = "[general]\nstart = h\0ost\n";
+	CHECK(!config_parse(text, sizeof(text) - 1, "k.conf", err, sizeof(err)));
+	CHECK_STR(err, "k.conf:2: line contains a NUL byte");
+	size_t n = 10000;
+	char *big = malloc(n + 1);
+	memset(big, 'a', n);
+	big[n] = '\0';
+	CHECK(!config_parse(big, n, "k.conf", err, sizeof(err)));
+	free(big);
+	CHECK_STR(err, "k.conf:1: line longer than 4096 bytes");
+}
+
+TEST(config_map_targets)
+{
+	char err[CONFIG_ERR_MAX];
+	struct config *a = parse("[target host]\n[target win]\n[target old]\n[target lin]\n", err, sizeof(err));
+	struct config *b = parse("[target host]\n[target lin]\n[target win]\ntype = usb\ndomain = d\nusb = 1:2\n",
+				 err, sizeof(err));
+	CHECK(a && b);
+	int map[CONFIG_MAX_TARGETS];
+	config_map_targets(a, b, map);
+	CHECK_INT(map[0], 0);
+	CHECK_INT(map[1], -1); /* same name, other type: a new target */
+	CHECK_INT(map[2], -1);
+	CHECK_INT(map[3], 1);
+	config_destroy(a);
+	config_destroy(b);
+}
+
+static struct device_desc desc(const char *name, unsigned kinds, bool typing)
+{
+	return (struct device_desc){ .node = "/dev/input/event3", .name = name, .kinds = kinds,
+				     .typing_keys = typing, .vendor = 0x046d, .product = 0xc08b };
+}
+
+TEST(match_auto_choice)
+{
+	struct device_desc kbd = desc("Some Keyboard", DEVKIND_KEYBOARD | DEVKIND_KEY, true);
+	struct device_desc mouse = desc("Some Mouse", DEVKIND_MOUSE, false);
+	struct device_desc macro = desc("G502 Keyboard", DEVKIND_KEY, true);
+	struct device_desc power = desc("Power Button", DEVKIND_KEY, false);
+	struct device_desc pad = desc("Touchpad", DEVKIND_TOUCHPAD, false);
+	struct device_desc ours = desc("kvmswitch win keyboard", DEVKIND_KEYBOARD, true);
+	ours.virtual_dev = true;
+	struct match_verdict v;
+	match_decide(NULL, 0, NULL, 0, &kbd, &v);
+	CHECK(v.take);
+	match_decide(NULL, 0, NULL, 0, &mouse, &v);
+	CHECK(v.take);
+	match_decide(NULL, 0, NULL, 0, &macro, &v);
+	CHECK(v.take);
+	CHECK_STR(v.reason, "built-in choice: keys-only device with typing keys");
+	match_decide(NULL, 0, NULL, 0, &power, &v);
+	CHECK(!v.take);
+	match_decide(NULL, 0, NULL, 0, &pad, &v);
+	CHECK(!v.take);
+	match_decide(NULL, 0, NULL, 0, &ours, &v);
+	CHECK(!v.take);
+	CHECK_STR(v.reason, "kvmswitch's own virtual device");
+}
+
+TEST(match_rules)
+{
+	struct match_rule m[2], x[1];
+	char err[256];
+	CHECK_INT(match_rule_parse(&m[0], "name:\"Logitech G502*\" id:046d:c08b", err, sizeof(err)), 0);
+	CHECK_INT(match_rule_parse(&m[1], "by-id:usb-Razer*-event-kbd", err, sizeof(err)), 0);
+	CHECK_INT(match_rule_parse(&x[0], "name:\"*Consumer Control\"", err, sizeof(err)), 0);
+	m[0].line = 3;
+	m[1].line = 4;
+	x[0].line = 5;
+	struct device_desc g = desc("Logitech G502 HERO", DEVKIND_MOUSE, false);
+	struct device_desc gc = desc("Logitech G502 HERO Consumer Control", DEVKIND_KEY, false);
+	struct device_desc other = desc("Logitech G502 HERO", DEVKIND_MOUSE, false);
+	other.product = 0x1234;
+	struct device_desc razer = desc("Razer", DEVKIND_KEYBOARD, true);
+	razer.links[razer.n_links++] = "/dev/input/by-id/usb-Razer_Huntsman-event-kbd";
+	struct match_verdict v;
+	match_decide(m, 2, x, 1, &g, &v);
+	CHECK(v.take);
+	CHECK_STR(v.reason, "matched by the rule at line 3");
+	match_decide(m, 2, x, 1, &gc, &v);
+	CHECK(!v.take);
+	CHECK_STR(v.reason, "excluded by the rule at line 5");
+	match_decide(m, 2, x, 1, &other, &v);
+	CHECK(!v.take);
+	match_decide(m, 2, x, 1, &razer, &v);
+	CHECK(v.take);
+	CHECK_STR(v.reason, "matched by the rule at line 4");
+	/* A mouse that is not named: narrowed away. */
+	struct device_desc plain = desc("Generic Mouse", DEVKIND_MOUSE, false);
+	match_decide(m, 2, x, 1, &plain, &v);
+	CHECK(!v.take);
+	/* "auto" keeps the built-in choice next to extra rules. */
+	struct match_rule a;
+	CHECK_INT(match_rule_parse(&a, "auto", err, sizeof(err)), 0);
+	match_decide(&a, 1, NULL, 0, &plain, &v);
+	CHECK(v.take);
+	match_rule_finish(&a);
+	for (int i = 0; i < 2; i++)
+		match_rule_finish(&m[i]);
+	match_rule_finish(&x[0]);
+}
