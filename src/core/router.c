@@ -102,15 +102,26 @@ static bool forwarding(const struct router *r)
 	return r->started && !r->released && target_forwards(r, r->active);
 }
 
-static int kind_for_key(const struct rdev *d, unsigned code)
+/* Where a key of device d goes: the kind of target device and the code it
+ * has there. The tablet is an absolute pointer, so a touch or a pen tip is
+ * its left button and the pen's side buttons are right and middle. Returns
+ * false for keys no target device carries (joystick, gamepad, misc). */
+static bool route_key(const struct rdev *d, unsigned code, int *kind, unsigned *out)
 {
-	if (key_is_mouse_button(code))
-		return d->info.absolute ? VK_TABLET : VK_POINTER;
-	if (key_is_digitizer(code))
-		return VK_TABLET;
+	*out = code;
+	if (key_is_mouse_button(code)) {
+		*kind = d->info.absolute ? VK_TABLET : VK_POINTER;
+		return true;
+	}
+	if (key_is_digitizer(code)) {
+		*kind = VK_TABLET;
+		*out = code == BTN_TOUCH ? BTN_LEFT : code == BTN_STYLUS ? BTN_RIGHT : code == BTN_STYLUS2 ? BTN_MIDDLE : 0;
+		return *out != 0;
+	}
 	if (key_is_button(code))
-		return -1; /* joystick, gamepad, misc buttons: no target device carries them */
-	return VK_KEYBOARD;
+		return false;
+	*kind = VK_KEYBOARD;
+	return true;
 }
 
 static void flush_kind(struct router *r, int kind)
@@ -236,10 +247,11 @@ static void release_target(struct router *r, int t)
 		for (unsigned c = 0; c < KEY_CNT; c++) {
 			if (d->key[c] != t + 1)
 				continue;
-			int kind = kind_for_key(d, c);
+			int kind;
+			unsigned out;
 			d->key[c] = d->grabbed ? KS_SWALLOWED : KS_HOST;
-			if (kind >= 0)
-				target_key(r, t, kind, c, false);
+			if (route_key(d, c, &kind, &out))
+				target_key(r, t, kind, out, false);
 		}
 	}
 	flush_all(r);
@@ -475,11 +487,10 @@ void router_device_remove(struct router *r, int i, uint64_t now)
 		if (st == KS_UP)
 			continue;
 		phys_key(r, c, false);
-		if (st != KS_HOST && st != KS_SWALLOWED) {
-			int kind = kind_for_key(d, c);
-			if (kind >= 0)
-				target_key(r, st - 1, kind, c, false);
-		}
+		int kind;
+		unsigned out;
+		if (st != KS_HOST && st != KS_SWALLOWED && route_key(d, c, &kind, &out))
+			target_key(r, st - 1, kind, out, false);
 	}
 	flush_all(r);
 	free(d);
@@ -539,10 +550,11 @@ static void feed_key(struct router *r, int i, const struct input_event *e, uint6
 			r->stats.dropped++;
 			return;
 		}
-		int kind = kind_for_key(d, code);
-		if (fwd && kind >= 0) {
+		int kind;
+		unsigned out;
+		if (fwd && route_key(d, code, &kind, &out)) {
 			d->key[code] = (uint8_t)(r->active + 1);
-			target_key(r, r->active, kind, code, true);
+			target_key(r, r->active, kind, out, true);
 		} else {
 			r->stats.dropped++;
 		}
@@ -556,9 +568,10 @@ static void feed_key(struct router *r, int i, const struct input_event *e, uint6
 	d->key[code] = KS_UP;
 	d->n_down--;
 	phys_key(r, code, false);
-	if (st != KS_HOST && st != KS_SWALLOWED) {
-		int kind = kind_for_key(d, code);
-		target_key(r, st - 1, kind, code, false);
+	int kind;
+	unsigned out;
+	if (st != KS_HOST && st != KS_SWALLOWED && route_key(d, code, &kind, &out)) {
+		target_key(r, st - 1, kind, out, false);
 	} else {
 		r->stats.dropped++;
 	}
