@@ -1,0 +1,21 @@
+/* The CLI side of the control socket. */
+#ifndef KVMSWITCH_CLIENT_H
+#define KVMSWITCH_CLIENT_H
+
+#include <stdbool.h>
+
+#include "core/proto.h"
+
+/* Exit statuses scripts can rely on (kvmswitch(1), EXIT STATUS). */
+enum {
+	EXIT_OK = 0,
+	EXIT_REFUSED = 1,     /* the daemon answered "error ..." (or check found errors) */
+	EXIT_USAGE = 2,       /* bad command line */
+	EXIT_NO_DAEMON = 3,   /* no daemon answers on the socket */
+};
+
+/* Sends one request and prints the reply (JSON raw with `json`, else as
+ * text). For subscribe, prints events until the daemon goes away. */
+int client_request(const char *socket_path, const struct proto_request *req, bool json);
+
+#endif

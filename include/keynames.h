@@ -1,0 +1,20 @@
+/* Key names for hotkeys: evdev names through libevdev, QEMU's qcode names,
+ * and XKB keysym names resolved with libxkbcommon for a layout. */
+#ifndef KVMSWITCH_KEYNAMES_H
+#define KVMSWITCH_KEYNAMES_H
+
+#include "core/hotkey.h"
+
+struct keynames;
+
+/* Any argument may be NULL: XKB's defaults (and XKB_DEFAULT_* variables). The
+ * keymap is compiled only when a keysym name is first looked up. */
+struct keynames *keynames_create(const char *layout, const char *variant, const char *model,
+				 const char *options);
+void keynames_destroy(struct keynames *kn);
+struct keyname_resolver keynames_resolver(struct keynames *kn);
+
+/* "KEY_LEFTCTRL" for a code, or NULL. */
+const char *keynames_code_name(unsigned code);
+
+#endif

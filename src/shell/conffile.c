@@ -1,0 +1,100 @@
+#include "conffile.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "keynames.h"
+
+#define CONFFILE_MAX (1024 * 1024)
+
+void conffile_find(const char *explicit_path, char *out, size_t len)
+{
+	if (explicit_path) {
+		snprintf(out, len, "%s", explicit_path);
+		return;
+	}
+	const char *xdg = getenv("XDG_CONFIG_HOME");
+	const char *home = getenv("HOME");
+	char user[4096] = "";
+	if (xdg && *xdg)
+		snprintf(user, sizeof(user), "%s/kvmswitch/kvmswitch.conf", xdg);
+	else if (home && *home)
+		snprintf(user, sizeof(user), "%s/.config/kvmswitch/kvmswitch.conf", home);
+	if (*user && access(user, F_OK) == 0)
+		snprintf(out, len, "%s", user);
+	else if (access(CONFFILE_SYSTEM, F_OK) == 0)
+		snprintf(out, len, "%s", CONFFILE_SYSTEM);
+	else
+		out[0] = '\0';
+}
+
+static char *read_file(const char *path, size_t *len, char *err, size_t errlen)
+{
+	FILE *f = fopen(path, "re");
+	if (!f) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return NULL;
+	}
+	struct stat st;
+	if (fstat(fileno(f), &st) == 0 && !S_ISREG(st.st_mode)) {
+		snprintf(err, errlen, "%s: not a regular file", path);
+		fclose(f);
+		return NULL;
+	}
+	char *buf = malloc(CONFFILE_MAX + 1);
+	size_t n = buf ? fread(buf, 1, CONFFILE_MAX + 1, f) : 0;
+	int failed = ferror(f);
+	fclose(f);
+	if (!buf || failed) {
+		snprintf(err, errlen, "%s: cannot read it", path);
+		free(buf);
+		return NULL;
+	}
+	if (n > CONFFILE_MAX) {
+		snprintf(err, errlen, "%s: larger than %d bytes", path, CONFFILE_MAX);
+		free(buf);
+		return NULL;
+	}
+	buf[n] = '\0';
+	*len = n;
+	return buf;
+}
+
+struct config *conffile_load(const char *path, char *err, size_t errlen)
+{
+	struct config *cfg;
+	if (!path || !*path) {
+		cfg = config_default();
+		if (!cfg) {
+			snprintf(err, errlen, "out of memory");
+			return NULL;
+		}
+	} else {
+		size_t len;
+		char *text = read_file(path, &len, err, errlen);
+		if (!text)
+			return NULL;
+		cfg = config_parse(text, len, path, err, errlen);
+		free(text);
+		if (!cfg)
+			return NULL;
+	}
+	struct keynames *kn = keynames_create(cfg->xkb_layout, cfg->xkb_variant, cfg->xkb_model, cfg->xkb_options);
+	if (!kn) {
+		snprintf(err, errlen, "out of memory");
+		config_destroy(cfg);
+		return NULL;
+	}
+	struct keyname_resolver res = keynames_resolver(kn);
+	int rc = config_resolve_keys(cfg, &res, err, errlen);
+	keynames_destroy(kn);
+	if (rc < 0) {
+		config_destroy(cfg);
+		return NULL;
+	}
+	return cfg;
+}

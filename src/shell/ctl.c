@@ -1,0 +1,397 @@
+#include "ctl.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "log.h"
+
+struct ctl_client {
+	struct ctl *ctl;
+	int fd;
+	uid_t uid;
+	bool subscribed;
+	bool closing;     /* flush what is queued, then close */
+	bool discarding;  /* an over-long line: drop bytes up to its newline */
+	uint64_t last_ms;
+	size_t in_len;
+	char in[PROTO_LINE_MAX];
+	char *out;
+	size_t out_len, out_cap;
+	struct ctl_client *next;
+};
+
+struct ctl {
+	int fd;   /* listening socket */
+	int epfd; /* the listening socket and every client */
+	char *path;
+	struct ctl_handler h;
+	struct ctl_client *clients;
+	unsigned n_clients;
+	uint64_t now;
+};
+
+int ctl_default_path(char *buf, size_t len, char *err, size_t errlen)
+{
+	const char *env = getenv("KVMSWITCH_SOCKET");
+	if (env && *env) {
+		snprintf(buf, len, "%s", env);
+		return 0;
+	}
+	const char *rt = getenv("XDG_RUNTIME_DIR");
+	if (!rt || !*rt) {
+		snprintf(err, errlen,
+			 "XDG_RUNTIME_DIR is not set; set KVMSWITCH_SOCKET to the control socket's path");
+		return -1;
+	}
+	snprintf(buf, len, "%s/kvmswitch.sock", rt);
+	return 0;
+}
+
+static int epoll_add(int epfd, int fd, uint32_t events, void *ptr)
+{
+	struct epoll_event ev = { .events = events, .data.ptr = ptr };
+	return epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev);
+}
+
+static struct ctl *ctl_new(int fd, const char *path, const struct ctl_handler *h)
+{
+	struct ctl *ctl = calloc(1, sizeof(*ctl));
+	if (!ctl)
+		return NULL;
+	ctl->fd = fd;
+	ctl->h = *h;
+	ctl->path = strdup(path);
+	ctl->epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (!ctl->path || ctl->epfd < 0 || epoll_add(ctl->epfd, fd, EPOLLIN, NULL) < 0) {
+		int e = errno;
+		if (ctl->epfd >= 0)
+			close(ctl->epfd);
+		free(ctl->path);
+		free(ctl);
+		errno = e;
+		return NULL;
+	}
+	return ctl;
+}
+
+struct ctl *ctl_adopt(int fd, const char *path, const struct ctl_handler *h)
+{
+	return ctl_new(fd, path, h);
+}
+
+struct ctl *ctl_create(const char *path, const struct ctl_handler *h)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	if (strlen(path) >= sizeof(sa.sun_path)) {
+		errno = ENAMETOOLONG;
+		return NULL;
+	}
+	strcpy(sa.sun_path, path);
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return NULL;
+	/* Is someone listening there? Then it is not ours to take. */
+	struct stat st;
+	if (lstat(path, &st) == 0) {
+		if (!S_ISSOCK(st.st_mode)) {
+			close(fd);
+			errno = EEXIST;
+			return NULL;
+		}
+		int probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (probe >= 0 && connect(probe, (struct sockaddr *)&sa, sizeof(sa)) == 0) {
+			close(probe);
+			close(fd);
+			errno = EADDRINUSE;
+			return NULL;
+		}
+		if (probe >= 0)
+			close(probe);
+		unlink(path); /* stale: its daemon is gone */
+	}
+	/* No moment where the socket exists with looser permissions. */
+	mode_t old = umask(0077);
+	int rc = bind(fd, (struct sockaddr *)&sa, sizeof(sa));
+	umask(old);
+	if (rc < 0 || chmod(path, 0600) < 0 || listen(fd, 64) < 0) {
+		int e = errno;
+		close(fd);
+		errno = e;
+		return NULL;
+	}
+	struct ctl *ctl = ctl_new(fd, path, h);
+	if (!ctl) {
+		int e = errno;
+		close(fd);
+		unlink(path);
+		errno = e;
+	}
+	return ctl;
+}
+
+static void client_free(struct ctl *ctl, struct ctl_client *c)
+{
+	for (struct ctl_client **pp = &ctl->clients; *pp; pp = &(*pp)->next) {
+		if (*pp == c) {
+			*pp = c->next;
+			break;
+		}
+	}
+	epoll_ctl(ctl->epfd, EPOLL_CTL_DEL, c->fd, NULL);
+	close(c->fd);
+	free(c->out);
+	free(c);
+	ctl->n_clients--;
+}
+
+void ctl_destroy(struct ctl *ctl, bool unlink_path)
+{
+	if (!ctl)
+		return;
+	while (ctl->clients)
+		client_free(ctl, ctl->clients);
+	close(ctl->fd);
+	close(ctl->epfd);
+	if (unlink_path)
+		unlink(ctl->path);
+	free(ctl->path);
+	free(ctl);
+}
+
+int ctl_fd(const struct ctl *ctl)
+{
+	return ctl->epfd;
+}
+
+int ctl_listen_fd(const struct ctl *ctl)
+{
+	return ctl->fd;
+}
+
+unsigned ctl_client_count(const struct ctl *ctl)
+{
+	return ctl->n_clients;
+}
+
+static void want_write(struct ctl_client *c, bool on)
+{
+	/* A closing client is only written to (its EOF would wake us forever). */
+	struct epoll_event ev = { .events = (c->closing ? 0 : EPOLLIN) | (on ? EPOLLOUT : 0), .data.ptr = c };
+	epoll_ctl(c->ctl->epfd, EPOLL_CTL_MOD, c->fd, &ev);
+}
+
+/* Writes what is queued. Returns -1 if the client is gone. */
+static int flush_out(struct ctl_client *c)
+{
+	while (c->out_len) {
+		ssize_t w = send(c->fd, c->out, c->out_len, MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (w < 0) {
+			if (errno == EAGAIN || errno == EINTR) {
+				want_write(c, true);
+				return 0;
+			}
+			return -1;
+		}
+		memmove(c->out, c->out + w, c->out_len - (size_t)w);
+		c->out_len -= (size_t)w;
+	}
+	want_write(c, false);
+	return c->closing ? -1 : 0;
+}
+
+static void queue_line(struct ctl_client *c, const char *s, size_t n)
+{
+	if (c->out_len + n + 1 > CTL_OUT_MAX) {
+		/* It does not read: stop talking to it. */
+		c->closing = true;
+		c->out_len = 0;
+		return;
+	}
+	if (c->out_len + n + 1 > c->out_cap) {
+		size_t cap = c->out_cap ? c->out_cap : 1024;
+		while (cap < c->out_len + n + 1)
+			cap *= 2;
+		char *o = realloc(c->out, cap);
+		if (!o) {
+			c->closing = true;
+			return;
+		}
+		c->out = o;
+		c->out_cap = cap;
+	}
+	memcpy(c->out + c->out_len, s, n);
+	c->out_len += n;
+	c->out[c->out_len++] = '\n';
+}
+
+void ctl_reply(struct ctl_client *c, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	char *line = NULL;
+	int n = vasprintf(&line, fmt, ap);
+	va_end(ap);
+	if (n < 0) {
+		c->closing = true;
+		return;
+	}
+	/* One reply is one line. */
+	for (int i = 0; i < n; i++)
+		if (line[i] == '\n' || line[i] == '\r')
+			line[i] = ' ';
+	queue_line(c, line, (size_t)n);
+	free(line);
+}
+
+void ctl_subscribe(struct ctl_client *c)
+{
+	c->subscribed = true;
+}
+
+void ctl_broadcast(struct ctl *ctl, const char *line)
+{
+	for (struct ctl_client *c = ctl->clients, *next; c; c = next) {
+		next = c->next;
+		if (!c->subscribed || c->closing)
+			continue;
+		queue_line(c, line, strlen(line));
+		if (flush_out(c) < 0)
+			client_free(ctl, c);
+	}
+}
+
+static void accept_clients(struct ctl *ctl)
+{
+	for (;;) {
+		int fd = accept4(ctl->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd < 0) {
+			if (errno != EAGAIN && errno != EINTR)
+				log_warn("control socket: accept: %s", strerror(errno));
+			return;
+		}
+		struct ucred cred;
+		socklen_t len = sizeof(cred);
+		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0 ||
+		    (cred.uid != getuid() && cred.uid != 0)) {
+			static const char msg[] = "error permission denied: only the daemon's user may use this socket\n";
+			ssize_t w = send(fd, msg, sizeof(msg) - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+			(void)w;
+			log_warn("control socket: refused a client of uid %d", len == sizeof(cred) ? (int)cred.uid : -1);
+			close(fd);
+			continue;
+		}
+		if (ctl->n_clients >= CTL_MAX_CLIENTS) {
+			static const char msg[] = "error too many clients\n";
+			ssize_t w = send(fd, msg, sizeof(msg) - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+			(void)w;
+			close(fd);
+			continue;
+		}
+		struct ctl_client *c = calloc(1, sizeof(*c));
+		if (!c || epoll_add(ctl->epfd, fd, EPOLLIN, c) < 0) {
+			free(c);
+			close(fd);
+			continue;
+		}
+		c->ctl = ctl;
+		c->fd = fd;
+		c->uid = cred.uid;
+		c->last_ms = ctl->now;
+		c->next = ctl->clients;
+		ctl->clients = c;
+		ctl->n_clients++;
+	}
+}
+
+static void handle_line(struct ctl *ctl, struct ctl_client *c, const char *line, size_t len)
+{
+	struct proto_request req;
+	char err[256];
+	if (proto_parse(line, len, &req, err, sizeof(err)) < 0) {
+		ctl_reply(c, "error %s", err);
+		return;
+	}
+	size_t before = c->out_len;
+	ctl->h.request(ctl->h.data, c, &req);
+	if (c->out_len == before && !c->closing)
+		ctl_reply(c, "error internal: no reply");
+}
+
+/* Reads what the client sent; returns -1 if it must go. */
+static int client_read(struct ctl *ctl, struct ctl_client *c)
+{
+	char buf[4096];
+	for (int rounds = 0; rounds < 16; rounds++) {
+		ssize_t r = recv(c->fd, buf, sizeof(buf), MSG_DONTWAIT);
+		if (r == 0) {
+			/* Half-closed (echo status | socat ...): answer, then close. */
+			c->closing = true;
+			return 0;
+		}
+		if (r < 0)
+			return errno == EAGAIN || errno == EINTR ? 0 : -1;
+		c->last_ms = ctl->now;
+		for (ssize_t i = 0; i < r; i++) {
+			char ch = buf[i];
+			if (c->discarding) {
+				if (ch == '\n')
+					c->discarding = false;
+				continue;
+			}
+			if (ch == '\n') {
+				handle_line(ctl, c, c->in, c->in_len);
+				c->in_len = 0;
+				continue;
+			}
+			if (c->in_len + 1 >= sizeof(c->in)) {
+				ctl_reply(c, "error request longer than %d bytes", PROTO_LINE_MAX - 1);
+				c->in_len = 0;
+				c->discarding = true;
+				continue;
+			}
+			c->in[c->in_len++] = ch;
+		}
+		if (c->closing)
+			return 0;
+	}
+	return 0; /* more next time: others get their turn */
+}
+
+void ctl_dispatch(struct ctl *ctl, uint64_t now)
+{
+	struct epoll_event ev[32];
+	ctl->now = now;
+	int n = epoll_wait(ctl->epfd, ev, 32, 0);
+	for (int i = 0; i < n; i++) {
+		struct ctl_client *c = ev[i].data.ptr;
+		if (!c) {
+			accept_clients(ctl);
+			continue;
+		}
+		int rc = 0;
+		if (ev[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR))
+			rc = client_read(ctl, c);
+		if (rc == 0)
+			rc = flush_out(c);
+		if (rc < 0)
+			client_free(ctl, c);
+	}
+}
+
+void ctl_tick(struct ctl *ctl, uint64_t now)
+{
+	ctl->now = now;
+	for (struct ctl_client *c = ctl->clients, *next; c; c = next) {
+		next = c->next;
+		if (!c->subscribed && now - c->last_ms > CTL_IDLE_MS)
+			client_free(ctl, c);
+	}
+}
