@@ -85,7 +85,8 @@ void router_feed(struct router *r, int dev, const struct input_event *ev, size_t
  * partial frame and feeds the resynced state next. */
 void router_note_resync(struct router *r, int dev);
 
-/* A consumer of a target's keyboard wrote an LED event to it. */
+/* A consumer of a target's keyboard wrote an LED event to it. Counts only
+ * for the active target (see router.c). */
 void router_target_led(struct router *r, int target, unsigned code, int value);
 
 /* Returns 0, -ENOENT for a bad index, -EALREADY if already active, or the

@@ -667,12 +667,20 @@ void router_target_led(struct router *r, int t, unsigned code, int value)
 {
 	if (t < 0 || (size_t)t >= r->n_tgt || code >= 32)
 		return;
+	/* Only the active target's consumer speaks for its lock state: a
+	 * target's lock keys reach it only while it is active, and writes to
+	 * an inactive target's keyboard come from the host (the VT keyboard
+	 * handler, a compositor), not from the guest. */
+	if (t != r->active || !forwarding(r)) {
+		r->stats.dropped++;
+		return;
+	}
 	uint32_t old = r->tgt[t].leds;
 	if (value)
 		r->tgt[t].leds |= 1u << code;
 	else
 		r->tgt[t].leds &= ~(1u << code);
-	if (t == r->active && old != r->tgt[t].leds && forwarding(r))
+	if (old != r->tgt[t].leds)
 		apply_leds(r, -1);
 }
 
