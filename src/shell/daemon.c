@@ -146,6 +146,7 @@ static int vdevs_ensure(struct daemon *d)
 static void on_led(void *data, unsigned code, int value)
 {
 	struct daemon *d = data;
+	log_debug("target '%s': LED %u set to %d by a consumer", d->cfg->target[d->led_target].name, code, value);
 	router_target_led(d->router, d->led_target, code, value);
 }
 
@@ -181,6 +182,8 @@ static void out_leds(void *data, int i, uint32_t leds)
 		int rc = evdev_in_set_leds(d->dev[k]->in, leds);
 		if (rc < 0 && rc != -EACCES)
 			log_debug("cannot set the LEDs of %s: %s", d->dev[k]->node, strerror(-rc));
+		else
+			log_debug("LEDs of %s: 0x%x", d->dev[k]->node, leds);
 	}
 }
 
@@ -712,10 +715,22 @@ static int setup(struct daemon *d, char *err, size_t errlen)
 	return 0;
 }
 
+/* How long readers of our devices get to read the final releases: the
+ * kernel discards what a reader has not read once a device is destroyed. */
+#define EXIT_DRAIN_MS 150
+
 static void teardown(struct daemon *d)
 {
-	if (d->router)
+	if (d->router) {
+		size_t held = 0;
+		for (size_t t = 0; t < d->cfg->n_target; t++)
+			held += router_target_held(d->router, (int)t);
 		router_shutdown(d->router);
+		if (held) {
+			struct timespec ts = { 0, EXIT_DRAIN_MS * 1000000L };
+			nanosleep(&ts, NULL);
+		}
+	}
 	for (int i = 0; i < ROUTER_MAX_DEVICES; i++) {
 		if (!d->dev[i])
 			continue;

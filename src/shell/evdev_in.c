@@ -119,13 +119,12 @@ int evdev_in_set_leds(struct evdev_in *d, uint32_t leds)
 	int rc = 0;
 	if (!d->writable)
 		return -EACCES;
-	/* Only the LEDs that change, so an unchanged state costs no syscall. */
+	/* Every LED, always: libevdev's cached value can be stale while echoes
+	 * of earlier writes are still queued, and the kernel ignores a write
+	 * that changes nothing. */
 	for (unsigned l = 0; l < LED_CNT && l < 32 && rc == 0; l++) {
-		if (!libevdev_has_event_code(d->dev, EV_LED, l))
-			continue;
-		int on = (leds >> l) & 1;
-		if (libevdev_get_event_value(d->dev, EV_LED, l) != on)
-			rc = libevdev_kernel_set_led_value(d->dev, l, on ? LIBEVDEV_LED_ON : LIBEVDEV_LED_OFF);
+		if (libevdev_has_event_code(d->dev, EV_LED, l))
+			rc = libevdev_kernel_set_led_value(d->dev, l, (leds >> l) & 1 ? LIBEVDEV_LED_ON : LIBEVDEV_LED_OFF);
 	}
 	return rc;
 }
