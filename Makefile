@@ -11,7 +11,7 @@ SYSTEMDSYSTEMDIR ?= $(PREFIX)/lib/systemd/system
 B        ?= build
 
 CC       ?= cc
-PKGS      = libevdev libudev libvirt xkbcommon libinput libsystemd
+PKGS      = libevdev libudev libvirt xkbcommon libinput libsystemd libsodium
 WARN      = -Wall -Wextra -Werror -Wstrict-prototypes -Wmissing-prototypes -Wvla \
             -Wshadow -Wformat=2 -Wno-unused-parameter
 CFLAGS   ?= -O2 -g
@@ -75,14 +75,31 @@ $(B)/tests/integration/%.o: tests/integration/%.c
 $(B)/tests/%: $(B)/tests/integration/%.o $(TLIB_SRC:%.c=$(B)/%.o)
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
-tests: $(B)/kvmswitch $(B)/unit-tests $(ITESTS)
+# No unit-test binary only while tests/unit has no sources (tests/check then
+# runs none); with sources, a failing unit build fails `make tests`.
+tests: $(B)/kvmswitch $(if $(UNIT_SRC),$(B)/unit-tests) $(ITESTS)
+
+# Keep the test objects (make would delete them as intermediates).
+.SECONDARY: $(TLIB_SRC:%.c=$(B)/%.o) $(ITEST_SRC:%.c=$(B)/%.o)
 
 # Fails if a core file includes an I/O or library header.
 core-check:
 	@tests/core-check.sh $(CORE_SRC) $(wildcard include/core/*.h)
 
 check: tests core-check
-	@tests/check
+	@KVMSWITCH_BUILD=$(B) tests/check
+
+# First-time set-up, the same for a new user and CI: the Debian packages
+# (tests/deps.sh, as root), then `all` and `tests`, built as the invoking
+# user (under sudo: as $SUDO_USER, so the build dir is not root's).
+setup:
+	@if [ "$$(id -u)" = 0 ]; then tests/deps.sh; else sudo tests/deps.sh; fi
+	@if [ "$$(id -u)" = 0 ] && [ -n "$${SUDO_USER:-}" ] && [ "$$SUDO_USER" != root ]; then \
+		echo "make setup: building as $$SUDO_USER"; \
+		runuser -u "$$SUDO_USER" -- $(MAKE) all tests; \
+	else \
+		$(MAKE) all tests; \
+	fi
 
 asan:
 	$(MAKE) B=build-asan CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \
@@ -98,5 +115,5 @@ format:
 clean:
 	rm -rf $(B) build-asan
 
-.PHONY: all tests check core-check asan deps format clean
+.PHONY: all tests check core-check asan deps setup format clean
 -include $(shell find $(B) -name '*.d' 2>/dev/null)

@@ -1,0 +1,31 @@
+#!/bin/bash
+# The Debian 12 packages that kvmswitch's build and tests need: this is the one
+# list (`make deps` and `make setup` install it; CI runs `make setup`).
+#
+#   tests/deps.sh          as root: apt-get update, then one apt-get install
+#   tests/deps.sh --list   print the list
+set -eu
+packages=(
+	# build (the Makefile's pkg-config PKGS)
+	build-essential pkg-config
+	libevdev-dev libudev-dev libvirt-dev libxkbcommon-dev libinput-dev libsystemd-dev
+	# the network listener's HMAC and randomness (src/shell/listener.c)
+	libsodium-dev
+	# key names at run time (libxkbcommon's keymaps)
+	xkb-data
+	# the test VM (tests/vm/run): QEMU, a kernel with uinput, the initramfs,
+	# udev inside, the QMP bridge; QEMU is also the input-linux consumer
+	qemu-system-x86 linux-image-amd64 busybox-static cpio file kmod udev socat
+)
+case "${1:-}" in
+--list) printf '%s\n' "${packages[@]}"; exit 0 ;;
+"") ;;
+*) echo "usage: tests/deps.sh [--list]" >&2; exit 2 ;;
+esac
+if [ "$(id -u)" != 0 ]; then
+	echo "tests/deps.sh: installing packages needs root: sudo make deps" >&2
+	exit 1
+fi
+export DEBIAN_FRONTEND=noninteractive
+apt-get update
+apt-get install -y --no-install-recommends "${packages[@]}"

@@ -1,0 +1,22 @@
+/* Helpers shared between the itest modules; not for tests. */
+#ifndef KVMSWITCH_ITEST_INTERNAL_H
+#define KVMSWITCH_ITEST_INTERNAL_H
+
+#include <libudev.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+/* The process's udev context (created on first use). */
+struct udev *itest_udev_get(void);
+/* A monitor of udev's (processed) events on subsystem "input", enabled.
+ * Fails the case on error. */
+struct udev_monitor *itest_udev_monitor_new(void);
+/* Receives events until one has this action and a syspath equal to syspath
+ * (or, with prefix, starting with it). Returns it (unref it), or NULL when
+ * deadline_ms (itest_now_ms) passes. */
+struct udev_device *itest_udev_monitor_wait(struct udev_monitor *mon, const char *action,
+					    const char *syspath, bool prefix, int64_t deadline_ms);
+/* Milliseconds from now until deadline, clamped to [0, INT_MAX]. */
+int itest_ms_left(int64_t deadline_ms);
+
+#endif
