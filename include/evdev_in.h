@@ -37,8 +37,9 @@ struct evdev_in_sink {
 	void (*dropped)(void *data);
 };
 
-/* Reads everything available and passes whole frames to the sink. Returns
- * 0 when drained, or -errno (-ENODEV: the device is gone). */
+/* One read() of what is available; whole frames go to the sink (a partial
+ * frame waits for the next call; after SYN_DROPPED, libevdev's resync).
+ * Call it when the fd is readable. Returns 0 or -errno (-ENODEV: gone). */
 int evdev_in_read(struct evdev_in *d, const struct evdev_in_sink *sink);
 
 #endif

@@ -7,7 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#define FRAME_MAX 256
+#define READ_MAX 256 /* events per read(); a frame longer than this is split */
 
 struct evdev_in {
 	int fd;
@@ -15,8 +15,8 @@ struct evdev_in {
 	bool grabbed;
 	struct libevdev *dev;
 	char *node;
-	size_t n;                       /* events of the frame being read */
-	struct input_event buf[FRAME_MAX];
+	size_t n;    /* events in buf: complete frames first, then a partial one */
+	struct input_event buf[READ_MAX];
 };
 
 struct evdev_in *evdev_in_open(const char *node)
@@ -116,68 +116,97 @@ bool evdev_in_grabbed(const struct evdev_in *d)
 
 int evdev_in_set_leds(struct evdev_in *d, uint32_t leds)
 {
-	int rc = 0;
 	if (!d->writable)
 		return -EACCES;
-	/* Every LED, always: libevdev's cached value can be stale while echoes
-	 * of earlier writes are still queued, and the kernel ignores a write
+	/* One write for all lock LEDs (libevdev skips those the device lacks).
+	 * Always all of them: libevdev's cached values can be stale while
+	 * echoes of earlier writes are queued, and the kernel ignores a write
 	 * that changes nothing. */
-	for (unsigned l = 0; l < LED_CNT && l < 32 && rc == 0; l++) {
-		if (libevdev_has_event_code(d->dev, EV_LED, l))
-			rc = libevdev_kernel_set_led_value(d->dev, l, (leds >> l) & 1 ? LIBEVDEV_LED_ON : LIBEVDEV_LED_OFF);
-	}
-	return rc;
+#define LED(l) (l), ((leds >> (l)) & 1 ? LIBEVDEV_LED_ON : LIBEVDEV_LED_OFF)
+	return libevdev_kernel_set_led_values(d->dev, LED(LED_NUML), LED(LED_CAPSL), LED(LED_SCROLLL),
+					      LED(LED_COMPOSE), LED(LED_KANA), -1);
+#undef LED
 }
 
-int evdev_in_read(struct evdev_in *d, const struct evdev_in_sink *sink)
+/* libevdev keeps the device's state for its resync: the events of each frame
+ * we pass on go into it, as libevdev_next_event would have put them. */
+static void track_state(struct evdev_in *d, const struct input_event *ev, size_t n)
 {
-	unsigned flags = LIBEVDEV_READ_FLAG_NORMAL;
-	size_t done = 0; /* events of complete frames in buf not yet passed on */
-	for (;;) {
-		struct input_event ev;
-		int rc = libevdev_next_event(d->dev, flags, &ev);
-		if (rc == -EAGAIN) {
-			if (flags == LIBEVDEV_READ_FLAG_SYNC) {
-				/* Resync done; back to the live stream. */
-				flags = LIBEVDEV_READ_FLAG_NORMAL;
-				continue;
-			}
+	for (size_t i = 0; i < n; i++) {
+		switch (ev[i].type) {
+		case EV_KEY:
+		case EV_ABS:
+		case EV_LED:
+		case EV_SW:
+			libevdev_set_event_value(d->dev, ev[i].type, ev[i].code, ev[i].value);
 			break;
 		}
-		if (rc < 0) {
-			if (done)
-				sink->frames(sink->data, d->buf, done);
-			return rc;
+	}
+}
+
+/* After SYN_DROPPED: libevdev drains what is queued, asks the kernel for the
+ * real state and yields the difference as frames, which go to the sink. */
+static int resync(struct evdev_in *d, const struct evdev_in_sink *sink)
+{
+	struct input_event ev;
+	size_t n = 0;
+	int rc = libevdev_next_event(d->dev, LIBEVDEV_READ_FLAG_FORCE_SYNC, &ev);
+	if (rc < 0 && rc != -EAGAIN)
+		return rc;
+	sink->dropped(sink->data);
+	while ((rc = libevdev_next_event(d->dev, LIBEVDEV_READ_FLAG_SYNC, &ev)) == LIBEVDEV_READ_STATUS_SYNC) {
+		if (n == READ_MAX) {
+			sink->frames(sink->data, d->buf, n);
+			n = 0;
 		}
-		if (rc == LIBEVDEV_READ_STATUS_SYNC && flags == LIBEVDEV_READ_FLAG_NORMAL) {
-			/* SYN_DROPPED: the partial frame is void. Pass the complete
-			 * ones, then read libevdev's resync as frames of their own. */
-			if (done)
+		d->buf[n++] = ev;
+	}
+	if (n)
+		sink->frames(sink->data, d->buf, n);
+	return rc == -EAGAIN ? 0 : rc;
+}
+
+/* The number of events up to and including the last SYN_REPORT of buf[0..n). */
+static size_t complete(const struct input_event *buf, size_t n)
+{
+	for (size_t i = n; i > 0; i--)
+		if (buf[i - 1].type == EV_SYN && buf[i - 1].code == SYN_REPORT)
+			return i;
+	return 0;
+}
+
+/* The hot path: one read() per call (the loop's epoll is level-triggered,
+ * so more data wakes us again), whole frames to the sink, no EAGAIN read. */
+int evdev_in_read(struct evdev_in *d, const struct evdev_in_sink *sink)
+{
+	ssize_t r = read(d->fd, d->buf + d->n, (READ_MAX - d->n) * sizeof(d->buf[0]));
+	if (r < 0)
+		return errno == EAGAIN || errno == EINTR ? 0 : -errno;
+	if (r == 0)
+		return -ENODEV;
+	size_t end = d->n + (size_t)r / sizeof(d->buf[0]);
+	for (size_t i = d->n; i < end; i++) {
+		if (d->buf[i].type == EV_SYN && d->buf[i].code == SYN_DROPPED) {
+			/* The complete frames before it stand; the partial one
+			 * and everything after it are void. */
+			size_t done = complete(d->buf, i);
+			if (done) {
+				track_state(d, d->buf, done);
 				sink->frames(sink->data, d->buf, done);
-			d->n = done = 0;
-			sink->dropped(sink->data);
-			flags = LIBEVDEV_READ_FLAG_SYNC;
-			continue;
-		}
-		if (d->n >= FRAME_MAX) {
-			/* A frame longer than any device writes: pass what we have. */
-			sink->frames(sink->data, d->buf, d->n);
-			d->n = done = 0;
-		}
-		d->buf[d->n++] = ev;
-		if (ev.type == EV_SYN && ev.code == SYN_REPORT) {
-			done = d->n;
-			/* Batch frames, but hand them on before the buffer fills. */
-			if (FRAME_MAX - d->n < 64) {
-				sink->frames(sink->data, d->buf, done);
-				d->n = done = 0;
 			}
+			d->n = 0;
+			return resync(d, sink);
 		}
 	}
+	/* Pass the complete frames; keep a partial one for the next read. */
+	size_t done = complete(d->buf, end);
+	if (done == 0 && end == READ_MAX)
+		done = end; /* a frame longer than the buffer: pass it in pieces */
 	if (done) {
+		track_state(d, d->buf, done);
 		sink->frames(sink->data, d->buf, done);
-		memmove(d->buf, d->buf + done, (d->n - done) * sizeof(d->buf[0]));
-		d->n -= done;
+		memmove(d->buf, d->buf + done, (end - done) * sizeof(d->buf[0]));
 	}
+	d->n = end - done;
 	return 0;
 }
