@@ -103,7 +103,8 @@ int config_resolve_keys(struct config *cfg, const struct keyname_resolver *res, 
 void config_destroy(struct config *cfg);
 
 /* For a reload: map[i] is the index in `next` of `prev`'s target i when a
- * target of the same name and type exists there, else -1. */
+ * target of the same name and type (and, for the host, mode) exists there,
+ * else -1. */
 void config_map_targets(const struct config *prev, const struct config *next, int *map);
 
 /* Index of the target named `name`, or -1. */

@@ -19,6 +19,7 @@ enum switch_reason {
 	SWITCH_TIMER,         /* return-after expired */
 	SWITCH_DOMAIN_GONE,   /* the target's libvirt domain stopped */
 	SWITCH_RELOAD,        /* the active target vanished from a reloaded config */
+	SWITCH_ATTACH_FAILED, /* a usb target's devices could not be attached: back */
 };
 
 const char *switch_reason_name(enum switch_reason why);

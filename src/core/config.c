@@ -563,7 +563,10 @@ void config_map_targets(const struct config *prev, const struct config *next, in
 {
 	for (size_t i = 0; i < prev->n_target; i++) {
 		int j = config_target_index(next, prev->target[i].name);
-		map[i] = j >= 0 && next->target[j].type == prev->target[i].type ? j : -1;
+		const struct target_conf *a = &prev->target[i], *b = j >= 0 ? &next->target[j] : NULL;
+		/* A host that changes mode gains or loses its virtual devices: keys
+		 * held on them must be released first, as for a vanishing target. */
+		map[i] = b && b->type == a->type && (a->type != TARGET_HOST || b->mode == a->mode) ? j : -1;
 	}
 }
 
@@ -707,15 +710,21 @@ struct config *config_default(void)
 	return config_parse("", 0, "(built-in defaults)", err, sizeof(err));
 }
 
-static bool chords_equal(const struct chord *a, const struct chord *b)
+/* Every code of a is in b. */
+static bool chord_within(const struct chord *a, const struct chord *b)
 {
-	if (a->n == 0 || a->n != b->n)
-		return false;
 	for (size_t i = 0; i < a->n; i++)
 		for (size_t j = 0; j < a->key[i].n_alt; j++)
 			if (!hotkey_contains(b, a->key[i].alt[j]))
 				return false;
 	return true;
+}
+
+/* Both ways: leftctrl+rightctrl is within Either_Ctrl+BTN_SIDE, but they
+ * are different chords. */
+static bool chords_equal(const struct chord *a, const struct chord *b)
+{
+	return a->n && a->n == b->n && chord_within(a, b) && chord_within(b, a);
 }
 
 int config_resolve_keys(struct config *cfg, const struct keyname_resolver *res, char *err, size_t errlen)

@@ -24,12 +24,15 @@ struct rdev {
 	bool grabbed;
 	bool want_grab;
 	bool grab_failed;
+	bool grab_at_frame_end; /* the last key came up: change grab after this frame */
 	uint16_t n_down;
 	uint8_t key[KEY_CNT];
 };
 
 struct rtarget {
-	uint8_t count[VK_COUNT][KEY_CNT]; /* devices holding each key on this target */
+	/* Devices holding each key on this target: up to two per device (a
+	 * tablet's BTN_TOUCH and BTN_LEFT are both its left button). */
+	uint16_t count[VK_COUNT][KEY_CNT];
 	uint32_t held;                    /* (kind, code) pairs with count > 0 */
 	uint32_t leds;
 };
@@ -72,6 +75,7 @@ const char *switch_reason_name(enum switch_reason why)
 		[SWITCH_TIMER] = "timer",
 		[SWITCH_DOMAIN_GONE] = "domain-gone",
 		[SWITCH_RELOAD] = "reload",
+		[SWITCH_ATTACH_FAILED] = "attach-failed",
 	};
 	if ((unsigned)why < sizeof(names) / sizeof(names[0]) && names[why])
 		return names[why];
@@ -118,7 +122,9 @@ static bool route_key(const struct rdev *d, unsigned code, int *kind, unsigned *
 		*out = code == BTN_TOUCH ? BTN_LEFT : code == BTN_STYLUS ? BTN_RIGHT : code == BTN_STYLUS2 ? BTN_MIDDLE : 0;
 		return *out != 0;
 	}
-	if (key_is_button(code))
+	/* Joystick and gamepad buttons, and KEY_RESERVED: no target device
+	 * carries them. */
+	if (!key_is_keyboard(code))
 		return false;
 	*kind = VK_KEYBOARD;
 	return true;
@@ -575,11 +581,23 @@ static void feed_key(struct router *r, int i, const struct input_event *e, uint6
 	} else {
 		r->stats.dropped++;
 	}
-	if (d->n_down == 0 && d->grabbed != d->want_grab) {
-		/* Finish this frame before the grab changes hands. */
-		flush_all(r);
+	/* Not now: every reader of the device already has this whole frame
+	 * (the kernel hands a frame out as the device sends it), so its other
+	 * events belong to whoever read them under the current grab. */
+	if (d->n_down == 0 && d->grabbed != d->want_grab)
+		d->grab_at_frame_end = true;
+}
+
+/* After a whole frame of device i: the grab change its last key-up allowed,
+ * if no key of the frame's later events went down again. */
+static void frame_done(struct router *r, int i)
+{
+	struct rdev *d = r->dev[i];
+	if (!d || !d->grab_at_frame_end)
+		return;
+	d->grab_at_frame_end = false;
+	if (d->n_down == 0)
 		dev_update_grab(r, i, false);
-	}
 }
 
 static int32_t scale_abs(const struct rdev *d, int axis, int32_t v)
@@ -624,6 +642,7 @@ void router_feed(struct router *r, int i, const struct input_event *ev, size_t n
 			if (e->code == SYN_REPORT) {
 				r->stats.frames_in++;
 				end_frame(r);
+				frame_done(r, i);
 			}
 			break;
 		case EV_KEY:
@@ -661,6 +680,7 @@ void router_feed(struct router *r, int i, const struct input_event *ev, size_t n
 		}
 	}
 	end_frame(r);
+	frame_done(r, i);
 }
 
 void router_target_led(struct router *r, int t, unsigned code, int value)

@@ -235,6 +235,39 @@ TEST(config_map_targets)
 	config_destroy(b);
 }
 
+/* Found by fuzz_router: a chord whose keys all sit in another one is no
+ * conflict when the other has more (here: BTN_SIDE). */
+TEST(config_chord_conflict_both_ways)
+{
+	char err[CONFIG_ERR_MAX];
+	struct config *c = parse("[target g]\nhotkey = Either_Ctrl+BTN_SIDE\n", err, sizeof(err));
+	CHECK(c != NULL);
+	config_destroy(c);
+	c = parse("[target g]\nhotkey = Either_Ctrl+rightctrl\n", err, sizeof(err));
+	CHECK(c == NULL); /* "key appears twice" */
+	c = parse("[general]\nhotkey = Either_Ctrl+f12\n[target g]\nhotkey = f12+Either_Ctrl\n", err, sizeof(err));
+	CHECK(c == NULL);
+	CHECK_STR(err, "k.conf:4: the hotkey of target g uses the same keys as the hotkey");
+}
+
+/* A host that changes mode gains or loses its virtual devices: unmapped, so
+ * the keys held on them are released first (golden/reload-host-mode). */
+TEST(config_map_targets_host_mode)
+{
+	char err[CONFIG_ERR_MAX];
+	struct config *a = parse("[target host]\nmode = virtual\n[target win]\n", err, sizeof(err));
+	struct config *b = parse("[target host]\n[target win]\n", err, sizeof(err));
+	CHECK(a && b);
+	int map[CONFIG_MAX_TARGETS];
+	config_map_targets(a, b, map);
+	CHECK_INT(map[0], -1);
+	CHECK_INT(map[1], 1);
+	config_map_targets(a, a, map);
+	CHECK_INT(map[0], 0);
+	config_destroy(a);
+	config_destroy(b);
+}
+
 static struct device_desc desc(const char *name, unsigned kinds, bool typing)
 {
 	return (struct device_desc){ .node = "/dev/input/event3", .name = name, .kinds = kinds,
