@@ -1,0 +1,420 @@
+/* libvirt device XML: generated for hot-attach and `kvmswitch libvirt-xml`,
+ * parsed from a domain's XML. The parser is a small tokenizer that knows
+ * only what libvirt writes: elements, attributes in ' or ", comments. */
+#include "core/virtxml.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- writing ---- */
+
+struct out {
+	char *buf;
+	size_t len, off;
+	bool overflow;
+};
+
+__attribute__((format(printf, 2, 3))) static void put(struct out *o, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	size_t room = o->off < o->len ? o->len - o->off : 0;
+	int n = vsnprintf(o->buf + (room ? o->off : 0), room, fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= room)
+		o->overflow = true;
+	else
+		o->off += (size_t)n;
+}
+
+/* An attribute value: names are [A-Za-z0-9._-] (config.c), but escape anyway. */
+static void put_escaped(struct out *o, const char *s)
+{
+	for (; *s; s++) {
+		switch (*s) {
+		case '&': put(o, "&amp;"); break;
+		case '<': put(o, "&lt;"); break;
+		case '>': put(o, "&gt;"); break;
+		case '\'': put(o, "&apos;"); break;
+		case '"': put(o, "&quot;"); break;
+		default: put(o, "%c", *s); break;
+		}
+	}
+}
+
+static int finish(struct out *o)
+{
+	if (o->overflow) {
+		if (o->len)
+			o->buf[0] = '\0';
+		return -1;
+	}
+	return (int)o->off;
+}
+
+int virtxml_usb_hostdev(char *buf, size_t len, const struct usb_dev *dev)
+{
+	struct out o = { buf, len, 0, false };
+	put(&o,
+	    "<hostdev mode='subsystem' type='usb'>"
+	    "<source><vendor id='0x%04x'/><product id='0x%04x'/><address bus='%u' device='%u'/></source>"
+	    "</hostdev>",
+	    dev->vendor, dev->product, dev->bus, dev->device);
+	return finish(&o);
+}
+
+int virtxml_pci_hostdev(char *buf, size_t len, const struct pci_addr *a)
+{
+	struct out o = { buf, len, 0, false };
+	put(&o,
+	    "<hostdev mode='subsystem' type='pci' managed='yes'>"
+	    "<source><address domain='0x%04x' bus='0x%02x' slot='0x%02x' function='0x%x'/></source>"
+	    "</hostdev>",
+	    a->domain, a->bus, a->slot, a->func);
+	return finish(&o);
+}
+
+void virtxml_pci_format(const struct pci_addr *a, char *buf, size_t len)
+{
+	snprintf(buf, len, "%04x:%02x:%02x.%x", a->domain, a->bus, a->slot, a->func);
+}
+
+void virtxml_link_path(const char *target, enum vkind kind, char *buf, size_t len)
+{
+	snprintf(buf, len, VIRTXML_LINK_DIR "/" VIRTXML_LINK_PREFIX "%s-%s", target, vkind_name(kind));
+}
+
+/* ---- QEMU's grab toggles ---- */
+
+struct toggle {
+	const char *name;
+	/* Elements of the chord; each lists the codes QEMU accepts for it.
+	 * ctrl-scrolllock takes either Ctrl. */
+	uint16_t elem[2][2];
+	uint8_t n_elem;
+};
+
+static const struct toggle toggles[] = {
+	{ "ctrl-ctrl", { { KEY_LEFTCTRL }, { KEY_RIGHTCTRL } }, 2 },
+	{ "alt-alt", { { KEY_LEFTALT }, { KEY_RIGHTALT } }, 2 },
+	{ "shift-shift", { { KEY_LEFTSHIFT }, { KEY_RIGHTSHIFT } }, 2 },
+	{ "meta-meta", { { KEY_LEFTMETA }, { KEY_RIGHTMETA } }, 2 },
+	{ "scrolllock", { { KEY_SCROLLLOCK } }, 1 },
+	{ "ctrl-scrolllock", { { KEY_LEFTCTRL, KEY_RIGHTCTRL }, { KEY_SCROLLLOCK } }, 2 },
+};
+
+static bool elem_equal(const struct chord_key *k, const uint16_t *codes)
+{
+	size_t n = codes[1] ? 2 : 1;
+	if (k->n_alt != n)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		bool found = false;
+		for (size_t j = 0; j < k->n_alt; j++)
+			found |= k->alt[j] == codes[i];
+		if (!found)
+			return false;
+	}
+	return true;
+}
+
+/* True if chord c is exactly toggle t: then QEMU's toggle is never complete
+ * on a target's device, because kvmswitch takes the chord's last key. */
+static bool chord_is_toggle(const struct chord *c, const struct toggle *t)
+{
+	if (c->n != t->n_elem)
+		return false;
+	bool used[CHORD_MAX_KEYS] = { false };
+	for (size_t e = 0; e < t->n_elem; e++) {
+		bool found = false;
+		for (size_t i = 0; i < c->n && !found; i++) {
+			if (!used[i] && elem_equal(&c->key[i], t->elem[e]))
+				used[i] = found = true;
+		}
+		if (!found)
+			return false;
+	}
+	return true;
+}
+
+const char *virtxml_grab_toggle(const struct config *cfg, int target)
+{
+	const struct chord *chords[2] = { &cfg->hotkey, NULL };
+	if (target >= 0 && (size_t)target < cfg->n_target)
+		chords[1] = &cfg->target[target].hotkey;
+	for (size_t c = 0; c < 2; c++) {
+		if (!chords[c] || chords[c]->n == 0)
+			continue;
+		for (size_t t = 0; t < sizeof(toggles) / sizeof(toggles[0]); t++)
+			if (chord_is_toggle(chords[c], &toggles[t]))
+				return toggles[t].name;
+	}
+	return NULL;
+}
+
+int virtxml_inputs(char *buf, size_t len, const struct config *cfg, int target, enum libvirt_input type)
+{
+	struct out o = { buf, len, 0, false };
+	const char *name = cfg->target[target].name;
+	char path[VK_COUNT][256];
+	for (int k = 0; k < VK_COUNT; k++)
+		virtxml_link_path(name, (enum vkind)k, path[k], sizeof(path[k]));
+	if (type == LIBVIRT_INPUT_PASSTHROUGH) {
+		put(&o, "<!-- kvmswitch target '");
+		put_escaped(&o, name);
+		put(&o, "': virtio-input-host devices that mirror kvmswitch's virtual devices;\n"
+			"     the guest needs virtio-input drivers (Linux: built in; Windows: virtio-win vioinput). -->\n");
+		for (int k = 0; k < VK_COUNT; k++) {
+			if (k == VK_TABLET)
+				put(&o, "<!-- only once kvmswitch has a tablet (an absolute device was taken):\n");
+			put(&o, "<input type='passthrough' bus='virtio'>\n  <source evdev='");
+			put_escaped(&o, path[k]);
+			put(&o, "'/>\n</input>\n");
+			if (k == VK_TABLET)
+				put(&o, "-->\n");
+		}
+		return finish(&o);
+	}
+	const char *toggle = virtxml_grab_toggle(cfg, target);
+	put(&o, "<!-- kvmswitch target '");
+	put_escaped(&o, name);
+	put(&o, "': QEMU input-linux reads kvmswitch's virtual devices and feeds the guest's\n"
+		"     keyboard and mouse (PS/2 by default; add <input type='keyboard' bus='virtio'/> and\n"
+		"     <input type='mouse' bus='virtio'/> for virtio ones). kvmswitch does the switching:\n"
+		"     grabToggle is ");
+	if (toggle)
+		put(&o, "kvmswitch's own hotkey, whose last key never reaches QEMU. -->\n");
+	else
+		put(&o, "a chord hardly ever pressed (no kvmswitch hotkey is one of QEMU's toggles). -->\n");
+	put(&o, "<input type='evdev'>\n  <source dev='");
+	put_escaped(&o, path[VK_KEYBOARD]);
+	put(&o, "' grab='all' repeat='on' grabToggle='%s'/>\n</input>\n", toggle ? toggle : VIRTXML_FALLBACK_TOGGLE);
+	put(&o, "<input type='evdev'>\n  <source dev='");
+	put_escaped(&o, path[VK_POINTER]);
+	put(&o, "'/>\n</input>\n");
+	put(&o, "<!-- only once kvmswitch has a tablet (an absolute device was taken), with\n"
+		"     <input type='tablet' bus='virtio'/>:\n<input type='evdev'>\n  <source dev='");
+	put_escaped(&o, path[VK_TABLET]);
+	put(&o, "'/>\n</input>\n-->\n");
+	return finish(&o);
+}
+
+/* ---- parsing ---- */
+
+#define TAG_MAX_ATTRS 12
+
+struct span {
+	const char *s;
+	size_t n;
+};
+
+struct tag {
+	struct span name;
+	bool closing, self_closing;
+	struct span attr_name[TAG_MAX_ATTRS], attr_val[TAG_MAX_ATTRS];
+	size_t n_attr;
+};
+
+static bool is_space(char c)
+{
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
+
+static bool is_name_char(char c)
+{
+	return c && !is_space(c) && c != '=' && c != '>' && c != '/' && c != '<' && c != '\'' && c != '"';
+}
+
+/* The next tag at or after *p. Returns 1, 0 at the end, -1 if malformed. */
+static int next_tag(const char **p, struct tag *t)
+{
+	const char *s = *p;
+	for (;;) {
+		s = strchr(s, '<');
+		if (!s)
+			return 0;
+		if (strncmp(s, "<!--", 4) == 0) {
+			const char *e = strstr(s + 4, "-->");
+			if (!e)
+				return -1;
+			s = e + 3;
+			continue;
+		}
+		if (s[1] == '?' || s[1] == '!') {
+			const char *e = strchr(s, '>');
+			if (!e)
+				return -1;
+			s = e + 1;
+			continue;
+		}
+		break;
+	}
+	memset(t, 0, sizeof(*t));
+	s++;
+	if (*s == '/') {
+		t->closing = true;
+		s++;
+	}
+	t->name.s = s;
+	while (is_name_char(*s))
+		s++;
+	t->name.n = (size_t)(s - t->name.s);
+	if (t->name.n == 0)
+		return -1;
+	for (;;) {
+		while (is_space(*s))
+			s++;
+		if (*s == '>') {
+			*p = s + 1;
+			return 1;
+		}
+		if (s[0] == '/' && s[1] == '>') {
+			t->self_closing = true;
+			*p = s + 2;
+			return 1;
+		}
+		if (!is_name_char(*s))
+			return -1;
+		struct span an = { s, 0 };
+		while (is_name_char(*s))
+			s++;
+		an.n = (size_t)(s - an.s);
+		while (is_space(*s))
+			s++;
+		if (*s != '=')
+			return -1;
+		s++;
+		while (is_space(*s))
+			s++;
+		char q = *s;
+		if (q != '\'' && q != '"')
+			return -1;
+		const char *v = ++s;
+		while (*s && *s != q)
+			s++;
+		if (!*s)
+			return -1;
+		if (t->n_attr < TAG_MAX_ATTRS) {
+			t->attr_name[t->n_attr] = an;
+			t->attr_val[t->n_attr] = (struct span){ v, (size_t)(s - v) };
+			t->n_attr++;
+		}
+		s++;
+	}
+}
+
+static bool span_is(struct span sp, const char *s)
+{
+	return sp.n == strlen(s) && memcmp(sp.s, s, sp.n) == 0;
+}
+
+static const struct span *attr(const struct tag *t, const char *name)
+{
+	for (size_t i = 0; i < t->n_attr; i++)
+		if (span_is(t->attr_name[i], name))
+			return &t->attr_val[i];
+	return NULL;
+}
+
+/* A number: 0x-prefixed hex, else decimal. Returns 0 or -1. */
+static int attr_num(const struct tag *t, const char *name, unsigned long max, unsigned long *out)
+{
+	const struct span *v = attr(t, name);
+	if (!v || v->n == 0 || v->n > 16)
+		return -1;
+	char buf[20];
+	memcpy(buf, v->s, v->n);
+	buf[v->n] = '\0';
+	char *end;
+	bool hex = v->n > 2 && buf[0] == '0' && (buf[1] == 'x' || buf[1] == 'X');
+	unsigned long n = strtoul(hex ? buf + 2 : buf, &end, hex ? 16 : 10);
+	if (*end || end == (hex ? buf + 2 : buf) || n > max)
+		return -1;
+	*out = n;
+	return 0;
+}
+
+int virtxml_parse_hostdevs(const char *xml, struct virtxml_hostdev *out, size_t max)
+{
+	const char *p = xml;
+	struct tag t;
+	int rc, count = 0;
+	bool in_hostdev = false, in_source = false;
+	struct virtxml_hostdev cur;
+	while ((rc = next_tag(&p, &t)) > 0) {
+		if (!in_hostdev) {
+			if (t.closing || t.self_closing || !span_is(t.name, "hostdev"))
+				continue;
+			const struct span *mode = attr(&t, "mode"), *type = attr(&t, "type");
+			const struct span *managed = attr(&t, "managed");
+			if (!mode || !span_is(*mode, "subsystem") || !type ||
+			    (!span_is(*type, "usb") && !span_is(*type, "pci")))
+				continue;
+			memset(&cur, 0, sizeof(cur));
+			cur.pci = span_is(*type, "pci");
+			cur.managed = managed && span_is(*managed, "yes");
+			in_hostdev = true;
+			in_source = false;
+			continue;
+		}
+		if (t.closing) {
+			if (span_is(t.name, "source")) {
+				in_source = false;
+			} else if (span_is(t.name, "hostdev")) {
+				if ((size_t)count < max)
+					out[count] = cur;
+				count++;
+				in_hostdev = false;
+			}
+			continue;
+		}
+		if (span_is(t.name, "source")) {
+			in_source = !t.self_closing;
+			continue;
+		}
+		if (!in_source)
+			continue; /* e.g. the guest-side <address type='usb' .../> */
+		unsigned long a, b, c, d;
+		if (span_is(t.name, "vendor") && !cur.pci) {
+			if (attr_num(&t, "id", 0xffff, &a) < 0)
+				return -1;
+			cur.vendor = (uint16_t)a;
+			cur.has_ids = true;
+		} else if (span_is(t.name, "product") && !cur.pci) {
+			if (attr_num(&t, "id", 0xffff, &a) < 0)
+				return -1;
+			cur.product = (uint16_t)a;
+		} else if (span_is(t.name, "address") && !cur.pci) {
+			if (attr_num(&t, "bus", 0xffff, &a) < 0 || attr_num(&t, "device", 0xffff, &b) < 0)
+				return -1;
+			cur.bus = (unsigned)a;
+			cur.device = (unsigned)b;
+			cur.has_address = true;
+		} else if (span_is(t.name, "address") && cur.pci) {
+			if (attr_num(&t, "domain", 0xffff, &a) < 0)
+				a = 0;
+			if (attr_num(&t, "bus", 0xff, &b) < 0 || attr_num(&t, "slot", 0x1f, &c) < 0 ||
+			    attr_num(&t, "function", 0x7, &d) < 0)
+				return -1;
+			cur.addr = (struct pci_addr){ (uint16_t)a, (uint8_t)b, (uint8_t)c, (uint8_t)d };
+			cur.has_address = true;
+		}
+	}
+	if (rc < 0 || in_hostdev)
+		return -1;
+	return count;
+}
+
+bool virtxml_hostdev_is_usb(const struct virtxml_hostdev *h, const struct usb_dev *d)
+{
+	return !h->pci && h->has_address && h->bus == d->bus && h->device == d->device &&
+	       (!h->has_ids || (h->vendor == d->vendor && h->product == d->product));
+}
+
+bool virtxml_hostdev_is_pci(const struct virtxml_hostdev *h, const struct pci_addr *a)
+{
+	return h->pci && h->has_address && h->addr.domain == a->domain && h->addr.bus == a->bus &&
+	       h->addr.slot == a->slot && h->addr.func == a->func;
+}

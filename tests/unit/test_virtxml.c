@@ -1,0 +1,229 @@
+/* libvirt device XML: what kvmswitch attaches and prints, and what it reads
+ * back from a domain's XML. */
+#include <stdlib.h>
+
+#include "core/router.h"
+#include "core/virtxml.h"
+#include "test.h"
+
+static struct config *parse(const char *text)
+{
+	char err[CONFIG_ERR_MAX];
+	struct config *cfg = config_parse(text, strlen(text), "k.conf", err, sizeof(err));
+	if (cfg && config_resolve_keys(cfg, &test_resolver, err, sizeof(err)) < 0) {
+		config_destroy(cfg);
+		cfg = NULL;
+	}
+	if (!cfg)
+		fprintf(stderr, "# %s\n", err);
+	return cfg;
+}
+
+TEST(virtxml_usb_hostdev_has_ids_and_address)
+{
+	char buf[512];
+	struct usb_dev d = { 0x0627, 0x0001, 1, 3 };
+	int n = virtxml_usb_hostdev(buf, sizeof(buf), &d);
+	CHECK_STR(buf, "<hostdev mode='subsystem' type='usb'><source><vendor id='0x0627'/><product id='0x0001'/>"
+		       "<address bus='1' device='3'/></source></hostdev>");
+	CHECK_INT(n, strlen(buf));
+	/* Too small: -1 and an empty string, never a truncated element. */
+	CHECK_INT(virtxml_usb_hostdev(buf, 40, &d), -1);
+	CHECK_STR(buf, "");
+}
+
+TEST(virtxml_pci_hostdev_is_managed)
+{
+	char buf[512];
+	struct pci_addr a = { 0x0000, 0x11, 0x00, 3 };
+	CHECK(virtxml_pci_hostdev(buf, sizeof(buf), &a) > 0);
+	CHECK_STR(buf, "<hostdev mode='subsystem' type='pci' managed='yes'><source>"
+		       "<address domain='0x0000' bus='0x11' slot='0x00' function='0x3'/></source></hostdev>");
+	struct pci_addr b = { 0x10000 - 1, 0xff, 0x1f, 7 };
+	CHECK(virtxml_pci_hostdev(buf, sizeof(buf), &b) > 0);
+	CHECK(strstr(buf, "domain='0xffff' bus='0xff' slot='0x1f' function='0x7'"));
+	char s[32];
+	virtxml_pci_format(&a, s, sizeof(s));
+	CHECK_STR(s, "0000:11:00.3");
+}
+
+/* What libvirt 9 returns for a running q35 domain with two USB devices
+ * attached live and a PCI controller: guest-side <address> elements outside
+ * <source> must not be taken for the host address. */
+static const char domain_xml[] =
+	"<domain type='qemu' id='1'>\n"
+	"  <name>kvmtest</name>\n"
+	"  <!-- a comment with <hostdev mode='subsystem' type='usb'> inside -->\n"
+	"  <devices>\n"
+	"    <controller type='usb' index='0' model='qemu-xhci'>\n"
+	"      <alias name='usb'/>\n"
+	"      <address type='pci' domain='0x0000' bus='0x01' slot='0x00' function='0x0'/>\n"
+	"    </controller>\n"
+	"    <input type='evdev'>\n"
+	"      <source dev='/dev/input/by-id/kvmswitch-win-keyboard' grab='all' repeat='on'/>\n"
+	"    </input>\n"
+	"    <hostdev mode='subsystem' type='usb' managed='no'>\n"
+	"      <source>\n"
+	"        <vendor id='0x0627'/>\n"
+	"        <product id='0x0001'/>\n"
+	"        <address bus='1' device='2'/>\n"
+	"      </source>\n"
+	"      <alias name='hostdev0'/>\n"
+	"      <address type='usb' bus='0' port='1'/>\n"
+	"    </hostdev>\n"
+	"    <hostdev mode=\"subsystem\" type=\"usb\">\n"
+	"      <source startupPolicy=\"optional\">\n"
+	"        <vendor id=\"0x0627\"/><product id=\"0x0001\"/>\n"
+	"        <address bus=\"1\" device=\"3\"/>\n"
+	"      </source>\n"
+	"      <address type='usb' bus='0' port='2'/>\n"
+	"    </hostdev>\n"
+	"    <hostdev mode='capabilities' type='storage'>\n"
+	"      <source><block>/dev/sdf1</block></source>\n"
+	"    </hostdev>\n"
+	"    <hostdev mode='subsystem' type='pci' managed='yes'>\n"
+	"      <driver name='vfio'/>\n"
+	"      <source>\n"
+	"        <address domain='0x0000' bus='0x11' slot='0x00' function='0x3'/>\n"
+	"      </source>\n"
+	"      <alias name='hostdev2'/>\n"
+	"      <address type='pci' domain='0x0000' bus='0x07' slot='0x00' function='0x0'/>\n"
+	"    </hostdev>\n"
+	"  </devices>\n"
+	"</domain>\n";
+
+TEST(virtxml_parses_hostdevs_of_a_domain)
+{
+	struct virtxml_hostdev h[8];
+	int n = virtxml_parse_hostdevs(domain_xml, h, 8);
+	CHECK_INT(n, 3);
+	CHECK(!h[0].pci);
+	CHECK(h[0].has_ids && h[0].has_address);
+	CHECK_INT(h[0].vendor, 0x0627);
+	CHECK_INT(h[0].product, 0x0001);
+	CHECK_INT(h[0].bus, 1);
+	CHECK_INT(h[0].device, 2);
+	CHECK(!h[0].managed);
+	CHECK_INT(h[1].device, 3);
+	CHECK(h[2].pci && h[2].managed);
+	CHECK_INT(h[2].addr.bus, 0x11);
+	CHECK_INT(h[2].addr.func, 3);
+	struct usb_dev kbd = { 0x0627, 0x0001, 1, 2 }, other = { 0x0627, 0x0001, 1, 4 };
+	CHECK(virtxml_hostdev_is_usb(&h[0], &kbd));
+	CHECK(!virtxml_hostdev_is_usb(&h[1], &kbd));
+	CHECK(!virtxml_hostdev_is_usb(&h[0], &other));
+	CHECK(!virtxml_hostdev_is_usb(&h[2], &kbd));
+	struct pci_addr a = { 0, 0x11, 0, 3 }, b = { 0, 0x11, 0, 2 };
+	CHECK(virtxml_hostdev_is_pci(&h[2], &a));
+	CHECK(!virtxml_hostdev_is_pci(&h[2], &b));
+	CHECK(!virtxml_hostdev_is_pci(&h[0], &a));
+	/* More than fit: the count, and only max written. */
+	CHECK_INT(virtxml_parse_hostdevs(domain_xml, h, 1), 3);
+}
+
+/* What kvmswitch generates, it reads back as the same device. */
+TEST(virtxml_round_trip)
+{
+	char xml[1024];
+	struct usb_dev d = { 0x046d, 0xc52b, 3, 17 };
+	struct pci_addr a = { 0x0001, 0x0a, 0x1f, 7 };
+	int n = virtxml_usb_hostdev(xml, sizeof(xml), &d);
+	CHECK(n > 0);
+	CHECK(virtxml_pci_hostdev(xml + n, sizeof(xml) - (size_t)n, &a) > 0);
+	struct virtxml_hostdev h[2];
+	CHECK_INT(virtxml_parse_hostdevs(xml, h, 2), 2);
+	CHECK(virtxml_hostdev_is_usb(&h[0], &d));
+	CHECK(virtxml_hostdev_is_pci(&h[1], &a));
+	CHECK(h[1].managed);
+}
+
+TEST(virtxml_rejects_malformed_hostdevs)
+{
+	struct virtxml_hostdev h[2];
+	CHECK_INT(virtxml_parse_hostdevs("<domain><devices></devices></domain>", h, 2), 0);
+	CHECK_INT(virtxml_parse_hostdevs("", h, 2), 0);
+	/* Unterminated hostdev, bad numbers, unquoted attributes, open comment. */
+	CHECK_INT(virtxml_parse_hostdevs("<hostdev mode='subsystem' type='usb'><source>", h, 2), -1);
+	CHECK_INT(virtxml_parse_hostdevs("<hostdev mode='subsystem' type='usb'><source><address bus='x' device='1'/>"
+					 "</source></hostdev>", h, 2), -1);
+	CHECK_INT(virtxml_parse_hostdevs("<hostdev mode=subsystem type='usb'></hostdev>", h, 2), -1);
+	CHECK_INT(virtxml_parse_hostdevs("<domain><!-- <hostdev", h, 2), -1);
+	CHECK_INT(virtxml_parse_hostdevs("<hostdev mode='subsystem' type='pci'><source><address domain='0x0' "
+					 "bus='0x100' slot='0' function='0'/></source></hostdev>", h, 2), -1);
+}
+
+TEST(virtxml_grab_toggle_is_our_hotkey)
+{
+	struct config *cfg = parse("[target win]\n");
+	CHECK(cfg);
+	/* The default hotkey leftctrl+rightctrl is QEMU's default toggle. */
+	CHECK_STR(virtxml_grab_toggle(cfg, 1), "ctrl-ctrl");
+	config_destroy(cfg);
+
+	cfg = parse("[general]\nhotkey = scrolllock\n[target win]\n");
+	CHECK(cfg);
+	CHECK_STR(virtxml_grab_toggle(cfg, 1), "scrolllock");
+	config_destroy(cfg);
+
+	cfg = parse("[general]\nhotkey = rightalt+leftalt\n[target win]\n");
+	CHECK(cfg);
+	CHECK_STR(virtxml_grab_toggle(cfg, 1), "alt-alt");
+	config_destroy(cfg);
+
+	/* Only one Ctrl with Scroll Lock: QEMU would also toggle on the other. */
+	cfg = parse("[general]\nhotkey = leftctrl+scrolllock\n[target win]\n");
+	CHECK(cfg);
+	CHECK(virtxml_grab_toggle(cfg, 1) == NULL);
+	config_destroy(cfg);
+
+	/* No global match: the target's own hotkey. */
+	cfg = parse("[general]\nhotkey = leftmeta+f12\n[target win]\nhotkey = leftshift+rightshift\n[target b]\n");
+	CHECK(cfg);
+	CHECK_STR(virtxml_grab_toggle(cfg, 1), "shift-shift");
+	CHECK(virtxml_grab_toggle(cfg, 2) == NULL);
+	config_destroy(cfg);
+}
+
+TEST(virtxml_inputs_evdev_and_passthrough)
+{
+	struct config *cfg = parse("[target win]\n");
+	CHECK(cfg);
+	char buf[4096];
+	CHECK(virtxml_inputs(buf, sizeof(buf), cfg, 1, LIBVIRT_INPUT_EVDEV) > 0);
+	CHECK(strstr(buf, "<input type='evdev'>\n  <source dev='/dev/input/by-id/kvmswitch-win-keyboard' grab='all' "
+			  "repeat='on' grabToggle='ctrl-ctrl'/>\n</input>\n"));
+	CHECK(strstr(buf, "<input type='evdev'>\n  <source dev='/dev/input/by-id/kvmswitch-win-pointer'/>\n</input>\n"));
+	/* The tablet only inside a comment. */
+	char *tab = strstr(buf, "kvmswitch-win-tablet");
+	CHECK(tab);
+	char *open = strstr(buf, "<!-- only once"), *close = open ? strstr(open, "-->") : NULL;
+	CHECK(open && close && open < tab && tab < close);
+	/* Every comment closes; no "--" inside one. */
+	size_t opens = 0, closes = 0;
+	for (char *p = buf; (p = strstr(p, "<!--")); p += 4)
+		opens++;
+	for (char *p = buf; (p = strstr(p, "-->")); p += 3)
+		closes++;
+	CHECK_INT(opens, closes);
+
+	CHECK(virtxml_inputs(buf, sizeof(buf), cfg, 1, LIBVIRT_INPUT_PASSTHROUGH) > 0);
+	CHECK(strstr(buf, "<input type='passthrough' bus='virtio'>\n  <source evdev='/dev/input/by-id/kvmswitch-win-"
+			  "keyboard'/>\n</input>\n"));
+	CHECK(strstr(buf, "<source evdev='/dev/input/by-id/kvmswitch-win-pointer'/>"));
+	CHECK(!strstr(buf, "grabToggle"));
+	CHECK_INT(virtxml_inputs(buf, 100, cfg, 1, LIBVIRT_INPUT_EVDEV), -1);
+	config_destroy(cfg);
+
+	cfg = parse("[general]\nhotkey = leftmeta+f12\n[target win]\n");
+	CHECK(cfg);
+	CHECK(virtxml_inputs(buf, sizeof(buf), cfg, 1, LIBVIRT_INPUT_EVDEV) > 0);
+	CHECK(strstr(buf, "grabToggle='" VIRTXML_FALLBACK_TOGGLE "'"));
+	config_destroy(cfg);
+}
+
+/* The switch back after a failed attach has its own reason for subscribers. */
+TEST(router_reason_attach_failed)
+{
+	CHECK_STR(switch_reason_name(SWITCH_ATTACH_FAILED), "attach-failed");
+	CHECK_STR(switch_reason_name(SWITCH_DOMAIN_GONE), "domain-gone");
+}
