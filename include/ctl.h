@@ -6,6 +6,7 @@
 #define KVMSWITCH_CTL_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "core/proto.h"
@@ -23,8 +24,12 @@ struct ctl_handler {
 	void (*request)(void *data, struct ctl_client *c, const struct proto_request *req);
 };
 
-/* The default path: $KVMSWITCH_SOCKET, else $XDG_RUNTIME_DIR/kvmswitch.sock.
- * Returns 0 or -1 (no XDG_RUNTIME_DIR) with a message in err. */
+/* root's path when it has no XDG_RUNTIME_DIR (and the system unit's). */
+#define CTL_ROOT_PATH "/run/kvmswitch/kvmswitch.sock"
+
+/* The default path: $KVMSWITCH_SOCKET, else $XDG_RUNTIME_DIR/kvmswitch.sock,
+ * else for root CTL_ROOT_PATH. Returns 0 or -1 (no XDG_RUNTIME_DIR) with a
+ * message in err. */
 int ctl_default_path(char *buf, size_t len, char *err, size_t errlen);
 
 /* Binds the socket. A stale socket is replaced; a live one is an error
@@ -44,10 +49,22 @@ void ctl_dispatch(struct ctl *ctl, uint64_t now_ms);
 void ctl_tick(struct ctl *ctl, uint64_t now_ms);
 
 void ctl_reply(struct ctl_client *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Instead of ctl_reply, for a request answered later (a switch that waits
+ * for libvirt): returns a ticket for ctl_reply_ticket, or 0 if this client
+ * cannot wait (then reply now). Replies come in request order only if a
+ * client waits for each before sending the next (as the CLI does). */
+uint64_t ctl_defer(struct ctl_client *c);
+/* The deferred reply; dropped if the client has gone. */
+void ctl_reply_ticket(struct ctl *ctl, uint64_t ticket, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* The client gets ctl_broadcast lines from now on. */
 void ctl_subscribe(struct ctl_client *c);
 void ctl_broadcast(struct ctl *ctl, const char *line);
 
 unsigned ctl_client_count(const struct ctl *ctl);
+
+/* Runs one request through the handler as if a client had sent it, for the
+ * network listener: the reply line (without newline) goes to `reply`.
+ * Returns 0 or -ENOMEM. */
+int ctl_inject(struct ctl *ctl, const struct proto_request *req, char *reply, size_t len);
 
 #endif

@@ -4,17 +4,27 @@
 #define KVMSWITCH_VDEV_H
 
 #include <linux/input.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "core/keys.h"
 
 struct vdev;
 
-/* Creates "kvmswitch TARGET KIND". Returns NULL with errno set. */
-struct vdev *vdev_create(const char *target, enum vkind kind);
+/* The device's phys string tells udev whose it is: a VM target's devices are
+ * hidden from the host's desktop, the host target's are not. */
+#define VDEV_PHYS_GUEST "kvmswitch/vm"
+#define VDEV_PHYS_HOST "kvmswitch/host"
+
+/* Creates "kvmswitch TARGET KIND"; guest: for a VM target (phys
+ * VDEV_PHYS_GUEST), else for the host target. Returns NULL with errno set. */
+struct vdev *vdev_create(const char *target, enum vkind kind, bool guest);
 /* Takes over a uinput fd whose device already exists (systemd's fd store). */
 struct vdev *vdev_adopt(int fd, const char *target, enum vkind kind);
 void vdev_destroy(struct vdev *v);
+/* Frees v and closes its fd without destroying the device, which lives on
+ * while another holder of the uinput file (systemd's fd store) keeps it. */
+void vdev_forget(struct vdev *v);
 
 /* One frame in one write(). Returns 0 or -errno. */
 int vdev_write(struct vdev *v, const struct input_event *ev, size_t n);

@@ -45,6 +45,17 @@ static char *read_file(const char *path, size_t *len, char *err, size_t errlen)
 		fclose(f);
 		return NULL;
 	}
+	/* Its hooks run as this user and its [listener] opens a port: a file
+	 * that someone else may change is refused (docs/SECURITY.md). */
+	if ((st.st_mode & (S_IWGRP | S_IWOTH)) || (st.st_uid != getuid() && st.st_uid != 0)) {
+		snprintf(err, errlen,
+			 "%s: %s (owner uid %u, mode %04o); its hooks would run as this user: make it owned by "
+			 "you or root and writable by the owner only (chmod go-w)",
+			 path, st.st_mode & (S_IWGRP | S_IWOTH) ? "others may write to it" : "another user owns it",
+			 (unsigned)st.st_uid, (unsigned)(st.st_mode & 07777));
+		fclose(f);
+		return NULL;
+	}
 	char *buf = malloc(CONFFILE_MAX + 1);
 	size_t n = buf ? fread(buf, 1, CONFFILE_MAX + 1, f) : 0;
 	int failed = ferror(f);

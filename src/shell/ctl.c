@@ -1,6 +1,7 @@
 #include "ctl.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,6 +21,7 @@ struct ctl_client {
 	bool subscribed;
 	bool closing;     /* flush what is queued, then close */
 	bool discarding;  /* an over-long line: drop bytes up to its newline */
+	uint64_t ticket;  /* a deferred reply is owed (ctl_defer), or 0 */
 	uint64_t last_ms;
 	size_t in_len;
 	char in[PROTO_LINE_MAX];
@@ -29,13 +31,17 @@ struct ctl_client {
 };
 
 struct ctl {
-	int fd;   /* listening socket */
-	int epfd; /* the listening socket and every client */
+	int fd;    /* listening socket */
+	int epfd;  /* the listening socket and every client */
+	int spare; /* an fd kept for accept() to shed a client when out of fds */
 	char *path;
+	dev_t dev; /* the socket file we made, so we remove only that one */
+	ino_t ino;
 	struct ctl_handler h;
 	struct ctl_client *clients;
 	unsigned n_clients;
 	uint64_t now;
+	uint64_t last_ticket;
 };
 
 int ctl_default_path(char *buf, size_t len, char *err, size_t errlen)
@@ -46,6 +52,12 @@ int ctl_default_path(char *buf, size_t len, char *err, size_t errlen)
 		return 0;
 	}
 	const char *rt = getenv("XDG_RUNTIME_DIR");
+	if ((!rt || !*rt) && geteuid() == 0) {
+		/* root without a session (sudo, a system service): the system
+		 * unit's path, so `sudo kvmswitch status` finds `sudo kvmswitch run`. */
+		snprintf(buf, len, "%s", CTL_ROOT_PATH);
+		return 0;
+	}
 	if (!rt || !*rt) {
 		snprintf(err, errlen,
 			 "XDG_RUNTIME_DIR is not set; set KVMSWITCH_SOCKET to the control socket's path");
@@ -69,11 +81,14 @@ static struct ctl *ctl_new(int fd, const char *path, const struct ctl_handler *h
 	ctl->fd = fd;
 	ctl->h = *h;
 	ctl->path = strdup(path);
+	ctl->spare = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	ctl->epfd = epoll_create1(EPOLL_CLOEXEC);
 	if (!ctl->path || ctl->epfd < 0 || epoll_add(ctl->epfd, fd, EPOLLIN, NULL) < 0) {
 		int e = errno;
 		if (ctl->epfd >= 0)
 			close(ctl->epfd);
+		if (ctl->spare >= 0)
+			close(ctl->spare);
 		free(ctl->path);
 		free(ctl);
 		errno = e;
@@ -84,7 +99,13 @@ static struct ctl *ctl_new(int fd, const char *path, const struct ctl_handler *h
 
 struct ctl *ctl_adopt(int fd, const char *path, const struct ctl_handler *h)
 {
-	return ctl_new(fd, path, h);
+	struct ctl *ctl = ctl_new(fd, path, h);
+	struct stat st;
+	if (ctl && lstat(path, &st) == 0 && S_ISSOCK(st.st_mode)) {
+		ctl->dev = st.st_dev;
+		ctl->ino = st.st_ino;
+	}
+	return ctl;
 }
 
 struct ctl *ctl_create(const char *path, const struct ctl_handler *h)
@@ -98,7 +119,9 @@ struct ctl *ctl_create(const char *path, const struct ctl_handler *h)
 	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return NULL;
-	/* Is someone listening there? Then it is not ours to take. */
+	/* Is someone listening there? Then it is not ours to take. Only a
+	 * refused connection means its daemon is gone: a full backlog (a live
+	 * but stopped daemon) or a socket we may not use is not stale. */
 	struct stat st;
 	if (lstat(path, &st) == 0) {
 		if (!S_ISSOCK(st.st_mode)) {
@@ -106,24 +129,40 @@ struct ctl *ctl_create(const char *path, const struct ctl_handler *h)
 			errno = EEXIST;
 			return NULL;
 		}
-		int probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-		if (probe >= 0 && connect(probe, (struct sockaddr *)&sa, sizeof(sa)) == 0) {
-			close(probe);
+		int probe = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+		if (probe < 0) {
 			close(fd);
-			errno = EADDRINUSE;
 			return NULL;
 		}
-		if (probe >= 0)
-			close(probe);
+		int rc = connect(probe, (struct sockaddr *)&sa, sizeof(sa));
+		int e = errno;
+		close(probe);
+		if (rc == 0 || e != ECONNREFUSED) {
+			close(fd);
+			errno = rc == 0 || e == EAGAIN || e == EINPROGRESS ? EADDRINUSE : e;
+			return NULL;
+		}
 		unlink(path); /* stale: its daemon is gone */
 	}
 	/* No moment where the socket exists with looser permissions. */
 	mode_t old = umask(0077);
 	int rc = bind(fd, (struct sockaddr *)&sa, sizeof(sa));
+	if (rc < 0 && errno == ENOENT && strcmp(path, CTL_ROOT_PATH) == 0) {
+		/* Outside systemd nobody made root's runtime directory. */
+		if (mkdir("/run/kvmswitch", 0700) == 0 || errno == EEXIST)
+			rc = bind(fd, (struct sockaddr *)&sa, sizeof(sa));
+	}
 	umask(old);
-	if (rc < 0 || chmod(path, 0600) < 0 || listen(fd, 64) < 0) {
+	if (rc < 0) {
 		int e = errno;
 		close(fd);
+		errno = e;
+		return NULL;
+	}
+	if (chmod(path, 0600) < 0 || lstat(path, &st) < 0 || listen(fd, 128) < 0) {
+		int e = errno;
+		close(fd);
+		unlink(path);
 		errno = e;
 		return NULL;
 	}
@@ -133,7 +172,10 @@ struct ctl *ctl_create(const char *path, const struct ctl_handler *h)
 		close(fd);
 		unlink(path);
 		errno = e;
+		return NULL;
 	}
+	ctl->dev = st.st_dev;
+	ctl->ino = st.st_ino;
 	return ctl;
 }
 
@@ -160,7 +202,11 @@ void ctl_destroy(struct ctl *ctl, bool unlink_path)
 		client_free(ctl, ctl->clients);
 	close(ctl->fd);
 	close(ctl->epfd);
-	if (unlink_path)
+	if (ctl->spare >= 0)
+		close(ctl->spare);
+	/* Only the socket we made: another daemon may have replaced it. */
+	struct stat st;
+	if (unlink_path && ctl->ino && lstat(ctl->path, &st) == 0 && st.st_dev == ctl->dev && st.st_ino == ctl->ino)
 		unlink(ctl->path);
 	free(ctl->path);
 	free(ctl);
@@ -204,7 +250,7 @@ static int flush_out(struct ctl_client *c)
 		c->out_len -= (size_t)w;
 	}
 	want_write(c, false);
-	return c->closing ? -1 : 0;
+	return c->closing && !c->ticket ? -1 : 0;
 }
 
 static void queue_line(struct ctl_client *c, const char *s, size_t n)
@@ -273,6 +319,17 @@ static void accept_clients(struct ctl *ctl)
 	for (;;) {
 		int fd = accept4(ctl->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd < 0) {
+			if ((errno == EMFILE || errno == ENFILE) && ctl->spare >= 0) {
+				/* Out of fds: the pending client would wake us
+				 * forever. Use the spare fd to take it and shed it. */
+				log_warn("control socket: out of file descriptors; closing a new client");
+				close(ctl->spare);
+				fd = accept4(ctl->fd, NULL, NULL, SOCK_CLOEXEC);
+				if (fd >= 0)
+					close(fd);
+				ctl->spare = open("/dev/null", O_RDONLY | O_CLOEXEC);
+				continue;
+			}
 			if (errno != EAGAIN && errno != EINTR)
 				log_warn("control socket: accept: %s", strerror(errno));
 			return;
@@ -321,7 +378,7 @@ static void handle_line(struct ctl *ctl, struct ctl_client *c, const char *line,
 	}
 	size_t before = c->out_len;
 	ctl->h.request(ctl->h.data, c, &req);
-	if (c->out_len == before && !c->closing)
+	if (c->out_len == before && !c->closing && !c->ticket)
 		ctl_reply(c, "error internal: no reply");
 }
 
@@ -349,6 +406,8 @@ static int client_read(struct ctl *ctl, struct ctl_client *c)
 			if (ch == '\n') {
 				handle_line(ctl, c, c->in, c->in_len);
 				c->in_len = 0;
+				if (c->closing) /* its replies overflowed */
+					return 0;
 				continue;
 			}
 			if (c->in_len + 1 >= sizeof(c->in)) {
@@ -381,6 +440,9 @@ void ctl_dispatch(struct ctl *ctl, uint64_t now)
 			rc = client_read(ctl, c);
 		if (rc == 0)
 			rc = flush_out(c);
+		/* Owed a deferred reply but gone for good: nothing can reach it. */
+		if (rc == 0 && c->ticket && (ev[i].events & (EPOLLHUP | EPOLLERR)))
+			rc = -1;
 		if (rc < 0)
 			client_free(ctl, c);
 	}
@@ -393,5 +455,58 @@ void ctl_tick(struct ctl *ctl, uint64_t now)
 		next = c->next;
 		if (!c->subscribed && now - c->last_ms > CTL_IDLE_MS)
 			client_free(ctl, c);
+	}
+}
+
+int ctl_inject(struct ctl *ctl, const struct proto_request *req, char *reply, size_t len)
+{
+	struct ctl_client *c = calloc(1, sizeof(*c));
+	if (!c)
+		return -ENOMEM;
+	c->ctl = ctl;
+	c->fd = -1;
+	c->last_ms = ctl->now;
+	ctl->h.request(ctl->h.data, c, req);
+	const char *nl = c->out_len ? memchr(c->out, '\n', c->out_len) : NULL;
+	if (nl)
+		snprintf(reply, len, "%.*s", (int)(nl - c->out), c->out);
+	else
+		snprintf(reply, len, "error internal: no reply");
+	free(c->out);
+	free(c);
+	return 0;
+}
+
+uint64_t ctl_defer(struct ctl_client *c)
+{
+	if (c->fd < 0 || c->ticket)
+		return 0; /* injected (ctl_inject), or already owed one */
+	c->ticket = ++c->ctl->last_ticket;
+	return c->ticket;
+}
+
+void ctl_reply_ticket(struct ctl *ctl, uint64_t ticket, const char *fmt, ...)
+{
+	struct ctl_client *c = ctl->clients;
+	while (c && (!ticket || c->ticket != ticket))
+		c = c->next;
+	if (!c)
+		return; /* it has gone */
+	c->ticket = 0;
+	va_list ap;
+	va_start(ap, fmt);
+	char *line = NULL;
+	int n = vasprintf(&line, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		c->closing = true;
+	else
+		ctl_reply(c, "%s", line);
+	free(line);
+	/* Not freed here: this may run while ctl_dispatch holds clients of
+	 * this round. Its next EPOLLOUT frees it through flush_out. */
+	if (flush_out(c) < 0) {
+		c->closing = true;
+		want_write(c, true);
 	}
 }

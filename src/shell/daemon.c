@@ -23,14 +23,21 @@
 #include "ctl.h"
 #include "discover.h"
 #include "evdev_in.h"
+#include "fdstore.h"
+#include "hooks.h"
+#include "listener.h"
 #include "log.h"
 #include "vdev.h"
+#include "virt.h"
 
 enum tag {
 	TAG_SIGNAL = 1,
 	TAG_TIMER,
 	TAG_UDEV,
 	TAG_CTL,
+	TAG_HOOKS,    /* output of a running on-enter/on-leave hook */
+	TAG_LISTENER, /* the network listener */
+	TAG_VIRT,     /* results of the libvirt worker (virt.c) */
 	TAG_PDEV, /* index: device slot */
 	TAG_VDEV, /* index: target * VK_COUNT + kind */
 };
@@ -74,10 +81,16 @@ struct daemon {
 	struct discover *ds;
 	struct ctl *ctl;
 	char sock_path[PATH_MAX];
+	struct hooks *hooks;
+	struct listener *listener;
+	struct virt *virt; /* libvirt: usb targets, domain lifecycle */
 	struct pdev *dev[ROUTER_MAX_DEVICES];
 	struct vdev *vd[CONFIG_MAX_TARGETS][VK_COUNT];
+	struct fdstore *store; /* systemd's fd store: VM targets' devices survive a restart */
 	bool want_tablet;
 	struct retry retry[RETRY_SLOTS];
+	int n_retry; /* slots used: arm_timer skips the scan when 0 */
+	uint32_t echo; /* targets whose keyboard was sent an MSC_SCAN in this wake-up */
 	struct counters n;
 	uint64_t now;
 	uint64_t next_ctl_tick;
@@ -111,7 +124,23 @@ static int vdev_open(struct daemon *d, int t, enum vkind kind)
 {
 	if (d->vd[t][kind])
 		return 0;
-	struct vdev *v = vdev_create(d->cfg->target[t].name, kind);
+	const char *name = d->cfg->target[t].name;
+	bool guest = d->cfg->target[t].type == TARGET_EVDEV;
+	/* A VM target's device kept by systemd across our restart: adopt it. */
+	int fd = guest ? fdstore_take(d->store, name, kind) : -1;
+	struct vdev *v = fd >= 0 ? vdev_adopt(fd, name, kind) : NULL;
+	if (fd >= 0 && !v) {
+		log_warn("target '%s': cannot adopt the stored %s (%s); creating a new one", name, vkind_name(kind),
+			 strerror(errno));
+		fdstore_remove(d->store, name, kind);
+		close(fd);
+	}
+	if (!v && (v = vdev_create(name, kind, guest)) && guest && fdstore_active(d->store)) {
+		int rc = fdstore_put(d->store, vdev_fd(v), name, kind);
+		if (rc < 0)
+			log_warn("target '%s': cannot put the %s into the service manager's fd store: %s", name,
+				 vkind_name(kind), strerror(-rc));
+	}
 	if (!v) {
 		int e = errno;
 		log_error("cannot create the virtual %s of target '%s': %s%s", vkind_name(kind),
@@ -120,8 +149,14 @@ static int vdev_open(struct daemon *d, int t, enum vkind kind)
 		return -e;
 	}
 	d->vd[t][kind] = v;
-	epoll_set(d, EPOLL_CTL_ADD, vdev_fd(v), TAGGED(TAG_VDEV, t * VK_COUNT + kind));
-	log_info("target '%s': %s is %s", d->cfg->target[t].name, vdev_name(v), vdev_devnode(v));
+	/* Only keyboards are watched, for the LEDs their consumers set. Every
+	 * MSC_SCAN we write to a uinput device also comes back on its fd;
+	 * reading those echoes would cost a wake-up and a read() per mouse
+	 * frame (the pointer's unread echoes just overwrite each other). */
+	if (kind == VK_KEYBOARD)
+		epoll_set(d, EPOLL_CTL_ADD, vdev_fd(v), TAGGED(TAG_VDEV, t * VK_COUNT + kind));
+	log_info("target '%s': %s is %s%s", d->cfg->target[t].name, vdev_name(v), vdev_devnode(v),
+		 fd >= 0 ? " (kept across the restart)" : "");
 	return 0;
 }
 
@@ -158,6 +193,28 @@ static void out_emit(void *data, int target, enum vkind kind, const struct input
 	struct vdev *v = d->vd[target][kind];
 	if (!v || vdev_write(v, ev, n) < 0)
 		d->n.write_errors++;
+	/* The kernel hands each MSC_SCAN back to the keyboard's uinput fd (we
+	 * watch it for LEDs): read_echoes() reads it before the next
+	 * epoll_wait, which would otherwise return at once just for it. */
+	if (kind == VK_KEYBOARD)
+		for (size_t i = 0; i < n; i++)
+			if (ev[i].type == EV_MSC) {
+				d->echo |= 1u << target;
+				break;
+			}
+}
+
+static void read_echoes(struct daemon *d)
+{
+	for (int t = 0; d->echo && t < CONFIG_MAX_TARGETS; t++) {
+		if (!(d->echo & (1u << t)))
+			continue;
+		d->echo &= ~(1u << t);
+		if ((size_t)t < d->cfg->n_target && d->vd[t][VK_KEYBOARD]) {
+			d->led_target = t;
+			vdev_read(d->vd[t][VK_KEYBOARD], on_led, d);
+		}
+	}
 }
 
 static int out_grab(void *data, int i, bool on)
@@ -187,6 +244,24 @@ static void out_leds(void *data, int i, uint32_t leds)
 	}
 }
 
+/* A target that should have virtual devices but has none (creation failed,
+ * e.g. after a reload), or NULL. */
+static const char *target_without_vdevs(struct daemon *d)
+{
+	for (size_t t = 0; t < d->cfg->n_target; t++)
+		if (target_has_vdevs(d->cfg, (int)t) && (!d->vd[t][VK_KEYBOARD] || !d->vd[t][VK_POINTER]))
+			return d->cfg->target[t].name;
+	return NULL;
+}
+
+static int out_prepare(void *data, int from, int to)
+{
+	struct daemon *d = data;
+	if (target_has_vdevs(d->cfg, to) && (!d->vd[to][VK_KEYBOARD] || !d->vd[to][VK_POINTER]))
+		return -ENODEV;
+	return d->virt ? virt_prepare(d->virt, from, to) : 0;
+}
+
 static void out_switched(void *data, int from, int to, enum switch_reason why)
 {
 	struct daemon *d = data;
@@ -198,6 +273,10 @@ static void out_switched(void *data, int from, int to, enum switch_reason why)
 		snprintf(line, sizeof(line), "event switch %s %s %s", fn, tn, switch_reason_name(why));
 		ctl_broadcast(d->ctl, line);
 	}
+	if (d->hooks)
+		hooks_switched(d->hooks, d->cfg, from, to, switch_reason_name(why), d->now);
+	if (d->virt)
+		virt_switched(d->virt, from, to);
 }
 
 /* ---- physical devices ---- */
@@ -249,6 +328,8 @@ static void retry_schedule(struct daemon *d, const struct discovered *dev, int a
 	if (!free_slot)
 		return;
 	discover_copy(&free_slot->dev, dev);
+	if (!free_slot->used)
+		d->n_retry++;
 	free_slot->used = true;
 	free_slot->attempts = attempts;
 	free_slot->when = d->now + ((uint64_t)RETRY_FIRST_MS << (attempts - 1));
@@ -257,8 +338,10 @@ static void retry_schedule(struct daemon *d, const struct discovered *dev, int a
 static void retry_cancel(struct daemon *d, const char *node)
 {
 	for (int i = 0; i < RETRY_SLOTS; i++)
-		if (d->retry[i].used && strcmp(d->retry[i].dev.node, node) == 0)
+		if (d->retry[i].used && strcmp(d->retry[i].dev.node, node) == 0) {
 			d->retry[i].used = false;
+			d->n_retry--;
+		}
 }
 
 /* Takes a device the match rules select. `attempts` counts EACCES retries. */
@@ -358,6 +441,7 @@ static void retries_run(struct daemon *d)
 		if (!r->used || r->when > d->now)
 			continue;
 		r->used = false;
+		d->n_retry--;
 		struct discovered dev;
 		discover_copy(&dev, &r->dev);
 		pdev_add(d, &dev, r->attempts);
@@ -409,6 +493,8 @@ static void status_json(struct daemon *d, struct json *j)
 			json_string(j, vdev_devnode(d->vd[t][k]));
 		}
 		json_object_end(j);
+		if (d->virt)
+			virt_status_json(d->virt, (int)t, j);
 		json_object_end(j);
 	}
 	json_array_end(j);
@@ -449,6 +535,10 @@ static void status_json(struct daemon *d, struct json *j)
 	json_uint(j, d->n.syn_dropped);
 	json_key(j, "write_errors");
 	json_uint(j, d->n.write_errors);
+	json_key(j, "hooks_run");
+	json_uint(j, d->hooks ? hooks_runs(d->hooks) : 0);
+	json_key(j, "hooks_failed");
+	json_uint(j, d->hooks ? hooks_failures(d->hooks) : 0);
 	json_key(j, "devices_added");
 	json_uint(j, d->n.devices_added);
 	json_key(j, "devices_removed");
@@ -463,6 +553,53 @@ static void status_json(struct daemon *d, struct json *j)
 	json_object_end(j);
 }
 
+/* The daemon's devices for scripts: one flat object per virtual device
+ * (which node to give QEMU for which target) and per input it holds. */
+static void list_json(struct daemon *d, struct json *j)
+{
+	int active = router_active(d->router);
+	json_object_begin(j);
+	json_key(j, "outputs");
+	json_array_begin(j);
+	for (size_t t = 0; t < d->cfg->n_target; t++) {
+		for (int k = 0; k < VK_COUNT; k++) {
+			if (!d->vd[t][k])
+				continue;
+			json_object_begin(j);
+			json_key(j, "target");
+			json_string(j, d->cfg->target[t].name);
+			json_key(j, "kind");
+			json_string(j, vkind_name((enum vkind)k));
+			json_key(j, "node");
+			json_string(j, vdev_devnode(d->vd[t][k]));
+			json_key(j, "name");
+			json_string(j, vdev_name(d->vd[t][k]));
+			json_key(j, "active");
+			json_bool(j, (int)t == active);
+			json_object_end(j);
+		}
+	}
+	json_array_end(j);
+	json_key(j, "inputs");
+	json_array_begin(j);
+	for (int i = 0; i < ROUTER_MAX_DEVICES; i++) {
+		if (!d->dev[i])
+			continue;
+		json_object_begin(j);
+		json_key(j, "node");
+		json_string(j, d->dev[i]->node);
+		json_key(j, "name");
+		json_string(j, d->dev[i]->name);
+		json_key(j, "grabbed");
+		json_bool(j, router_device_grabbed(d->router, i));
+		json_key(j, "pending");
+		json_bool(j, router_device_pending(d->router, i));
+		json_object_end(j);
+	}
+	json_array_end(j);
+	json_object_end(j);
+}
+
 /* ---- reload ---- */
 
 static int reload(struct daemon *d, char *err, size_t errlen)
@@ -472,6 +609,12 @@ static int reload(struct daemon *d, char *err, size_t errlen)
 	struct config *cfg = conffile_load(path, err, errlen);
 	if (!cfg)
 		return -1;
+	/* A listener that cannot start (bad secret file, address in use)
+	 * makes the new configuration invalid: the running one stays. */
+	if (d->listener && listener_configure(d->listener, &cfg->listener, err, errlen) < 0) {
+		config_destroy(cfg);
+		return -1;
+	}
 	sd_notify(0, "RELOADING=1");
 	struct config *old = d->cfg;
 	int map[CONFIG_MAX_TARGETS];
@@ -485,19 +628,24 @@ static int reload(struct daemon *d, char *err, size_t errlen)
 			if (!d->vd[t][k])
 				continue;
 			epoll_ctl(d->epfd, EPOLL_CTL_DEL, vdev_fd(d->vd[t][k]), NULL);
-			if (map[t] >= 0 && target_has_vdevs(cfg, map[t]))
+			if (map[t] >= 0 && target_has_vdevs(cfg, map[t])) {
 				vd[map[t]][k] = d->vd[t][k];
-			else
+			} else {
+				fdstore_remove(d->store, old->target[t].name, (enum vkind)k);
 				vdev_destroy(d->vd[t][k]);
+			}
 		}
 	}
 	memcpy(d->vd, vd, sizeof(vd));
+	d->echo = 0; /* target indices changed: unread echoes wake the loop as usual */
 	d->cfg = cfg;
 	for (size_t t = 0; t < cfg->n_target; t++)
 		for (int k = 0; k < VK_COUNT; k++)
-			if (d->vd[t][k])
+			if (d->vd[t][k] && k == VK_KEYBOARD) /* as vdev_open */
 				epoll_set(d, EPOLL_CTL_ADD, vdev_fd(d->vd[t][k]), TAGGED(TAG_VDEV, t * VK_COUNT + k));
-	vdevs_ensure(d);
+	int vrc = vdevs_ensure(d);
+	if (d->virt)
+		virt_reconfigure(d->virt, cfg, map);
 	router_reconfigure(d->router, cfg, map, d->now);
 	config_destroy(old);
 	snprintf(d->config_path, sizeof(d->config_path), "%s", path);
@@ -516,17 +664,27 @@ static int reload(struct daemon *d, char *err, size_t errlen)
 	d->n.reloads++;
 	sd_notify(0, "READY=1");
 	log_info("configuration reloaded from %s", path[0] ? path : "(built-in defaults)");
+	if (vrc < 0) {
+		snprintf(err, errlen, "configuration applied, but target '%s' has no virtual devices: %s",
+			 target_without_vdevs(d), strerror(-vrc));
+		return -1;
+	}
 	return 0;
 }
 
 /* ---- control requests ---- */
 
-static const char *switch_error(int rc)
+static const char *switch_error(struct daemon *d, int rc)
 {
 	switch (-rc) {
 	case ENOENT:
 		return "no such target";
+	case ENODEV:
+		return "its virtual devices could not be created (see the log)";
 	case EHOSTDOWN:
+	case ENOTCONN:
+		if (d->virt && virt_refusal(d->virt))
+			return virt_refusal(d->virt);
 		return "its domain is not running";
 	default:
 		return strerror(-rc);
@@ -563,7 +721,10 @@ static void on_request(void *data, struct ctl_client *c, const struct proto_requ
 	case PROTO_LIST: {
 		struct json j;
 		json_init(&j);
-		status_json(d, &j);
+		if (req->cmd == PROTO_LIST)
+			list_json(d, &j);
+		else
+			status_json(d, &j);
 		if (j.failed)
 			ctl_reply(c, "error out of memory");
 		else
@@ -592,11 +753,60 @@ static void on_request(void *data, struct ctl_client *c, const struct proto_requ
 		ctl_reply(c, "ok %s", KVMSWITCH_VERSION);
 		return;
 	}
+	if (rc == 0 && d->virt && virt_attaching(d->virt)) {
+		/* A usb target: the reply says whether its devices got attached. */
+		uint64_t ticket = ctl_defer(c);
+		if (ticket) {
+			virt_set_ticket(d->virt, ticket);
+			return;
+		}
+	}
 	const char *active = d->cfg->target[router_active(d->router)].name;
 	if (rc == 0 || rc == -EALREADY)
 		ctl_reply(c, "ok %s", active);
 	else
-		ctl_reply(c, "error cannot switch: %s (active: %s)", switch_error(rc), active);
+		ctl_reply(c, "error cannot switch: %s (active: %s)", switch_error(d, rc), active);
+}
+
+/* ---- libvirt (virt.c) ---- */
+
+/* Does kvmswitch still grab an input device that usb target `target` moves? */
+static bool on_virt_holding(void *data, int target)
+{
+	struct daemon *d = data;
+	for (int i = 0; i < ROUTER_MAX_DEVICES; i++)
+		if (d->dev[i] && router_device_grabbed(d->router, i) &&
+		    virt_moves(d->cfg, target, &d->dev[i]->disc.desc, d->dev[i]->disc.syspath))
+			return true;
+	return false;
+}
+
+static void on_virt_gone(void *data, int target, const char *why)
+{
+	struct daemon *d = data;
+	log_warn("target '%s': %s; switching to the host", d->cfg->target[target].name, why);
+	router_switch(d->router, config_host_index(d->cfg), SWITCH_DOMAIN_GONE, d->now);
+}
+
+static void on_virt_attach_failed(void *data, int target, int previous, const char *why)
+{
+	struct daemon *d = data;
+	int host = config_host_index(d->cfg);
+	int back = previous >= 0 ? previous : host;
+	log_error("target '%s': %s; switching back to '%s'", d->cfg->target[target].name, why, d->cfg->target[back].name);
+	if (router_switch(d->router, back, SWITCH_ATTACH_FAILED, d->now) < 0 && back != host)
+		router_switch(d->router, host, SWITCH_ATTACH_FAILED, d->now);
+}
+
+static void on_virt_answer(void *data, uint64_t ticket, int rc, const char *why)
+{
+	struct daemon *d = data;
+	const char *active = d->cfg->target[router_active(d->router)].name;
+	if (rc < 0)
+		ctl_reply_ticket(d->ctl, ticket, "error cannot switch: %s (active: %s)", why ? why : strerror(-rc),
+				 active);
+	else
+		ctl_reply_ticket(d->ctl, ticket, "ok %s", active);
 }
 
 /* ---- loop ---- */
@@ -604,11 +814,15 @@ static void on_request(void *data, struct ctl_client *c, const struct proto_requ
 static void arm_timer(struct daemon *d)
 {
 	uint64_t when = router_next_deadline(d->router);
-	for (int i = 0; i < RETRY_SLOTS; i++)
+	for (int i = 0; d->n_retry > 0 && i < RETRY_SLOTS; i++)
 		if (d->retry[i].used && d->retry[i].when < when)
 			when = d->retry[i].when;
 	if (d->ctl && d->next_ctl_tick < when)
 		when = d->next_ctl_tick;
+	if (d->hooks && hooks_next_deadline(d->hooks) < when)
+		when = hooks_next_deadline(d->hooks);
+	if (d->listener && listener_next_deadline(d->listener) < when)
+		when = listener_next_deadline(d->listener);
 	if (when == d->armed)
 		return;
 	d->armed = when;
@@ -634,6 +848,8 @@ static void on_timer(struct daemon *d)
 		ctl_tick(d->ctl, d->now);
 		d->next_ctl_tick = d->now + 60 * 1000;
 	}
+	hooks_tick(d->hooks, d->now);
+	listener_tick(d->listener, d->now);
 }
 
 static void on_signal(struct daemon *d)
@@ -644,6 +860,9 @@ static void on_signal(struct daemon *d)
 		case SIGTERM:
 		case SIGINT:
 			d->quit = true;
+			break;
+		case SIGCHLD:
+			hooks_reap(d->hooks, now_ms());
 			break;
 		case SIGHUP: {
 			char err[CONFIG_ERR_MAX];
@@ -670,6 +889,7 @@ static int setup(struct daemon *d, char *err, size_t errlen)
 	sigaddset(&mask, SIGTERM);
 	sigaddset(&mask, SIGINT);
 	sigaddset(&mask, SIGHUP);
+	sigaddset(&mask, SIGCHLD); /* hooks finishing: hooks_reap */
 	sigprocmask(SIG_BLOCK, &mask, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	d->sigfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
@@ -695,12 +915,39 @@ static int setup(struct daemon *d, char *err, size_t errlen)
 	}
 	epoll_set(d, EPOLL_CTL_ADD, ctl_fd(d->ctl), TAGGED(TAG_CTL, 0));
 	d->next_ctl_tick = now_ms() + 60 * 1000;
+	d->hooks = hooks_create();
+	d->listener = listener_create(d->ctl);
+	if (!d->hooks || !d->listener) {
+		snprintf(err, errlen, "cannot start: %s", strerror(errno));
+		return -1;
+	}
+	epoll_set(d, EPOLL_CTL_ADD, hooks_fd(d->hooks), TAGGED(TAG_HOOKS, 0));
+	epoll_set(d, EPOLL_CTL_ADD, listener_fd(d->listener), TAGGED(TAG_LISTENER, 0));
+	if (listener_configure(d->listener, &d->cfg->listener, err, errlen) < 0)
+		return -1;
 
+	/* Under systemd: adopt the devices it kept for us (tablets too: a
+	 * QEMU may hold one), drop those no VM target wants any more. */
+	d->store = fdstore_create();
+	for (size_t t = 0; d->store && t < d->cfg->n_target; t++)
+		if (d->cfg->target[t].type == TARGET_EVDEV && fdstore_passed(d->store))
+			for (int k = 0; k < VK_COUNT; k++)
+				if (fdstore_has_passed(d->store, d->cfg->target[t].name, (enum vkind)k))
+					vdev_open(d, (int)t, (enum vkind)k);
+	fdstore_drop_untaken(d->store);
 	if (vdevs_ensure(d) < 0) {
 		snprintf(err, errlen, "cannot create the virtual devices (see above)");
 		return -1;
 	}
-	const struct router_output out = { d, out_emit, out_grab, out_leds, NULL, out_switched };
+	/* Before the router: its start calls prepare and switched. */
+	const struct virt_hooks vh = { d, on_virt_holding, on_virt_gone, on_virt_attach_failed, on_virt_answer };
+	d->virt = virt_create(d->cfg, &vh);
+	if (!d->virt) {
+		snprintf(err, errlen, "cannot start the libvirt worker: %s", strerror(errno));
+		return -1;
+	}
+	epoll_set(d, EPOLL_CTL_ADD, virt_fd(d->virt), TAGGED(TAG_VIRT, 0));
+	const struct router_output out = { d, out_emit, out_grab, out_leds, out_prepare, out_switched };
 	d->router = router_create(d->cfg, &out);
 	d->ds = discover_create();
 	if (!d->router || !d->ds) {
@@ -718,6 +965,7 @@ static int setup(struct daemon *d, char *err, size_t errlen)
 /* How long readers of our devices get to read the final releases: the
  * kernel discards what a reader has not read once a device is destroyed. */
 #define EXIT_DRAIN_MS 150
+#define VIRT_EXIT_TIMEOUT_MS 15000
 
 static void teardown(struct daemon *d)
 {
@@ -731,6 +979,8 @@ static void teardown(struct daemon *d)
 			nanosleep(&ts, NULL);
 		}
 	}
+	/* USB devices in a guest come home (waits for libvirt, bounded). */
+	virt_destroy(d->virt, VIRT_EXIT_TIMEOUT_MS);
 	for (int i = 0; i < ROUTER_MAX_DEVICES; i++) {
 		if (!d->dev[i])
 			continue;
@@ -739,9 +989,14 @@ static void teardown(struct daemon *d)
 	}
 	for (size_t t = 0; t < CONFIG_MAX_TARGETS; t++)
 		for (int k = 0; k < VK_COUNT; k++)
-			if (d->vd[t][k])
+			if (d->vd[t][k] && fdstore_holds(d->store, d->cfg->target[t].name, (enum vkind)k))
+				vdev_forget(d->vd[t][k]); /* systemd keeps it for our next start */
+			else if (d->vd[t][k])
 				vdev_destroy(d->vd[t][k]);
+	fdstore_destroy(d->store);
 	router_destroy(d->router);
+	listener_destroy(d->listener);
+	hooks_destroy(d->hooks);
 	ctl_destroy(d->ctl, true);
 	discover_destroy(d->ds);
 	config_destroy(d->cfg);
@@ -804,6 +1059,15 @@ int daemon_run(const struct daemon_options *opt)
 			case TAG_CTL:
 				ctl_dispatch(d->ctl, d->now);
 				break;
+			case TAG_HOOKS:
+				hooks_dispatch(d->hooks, d->now);
+				break;
+			case TAG_LISTENER:
+				listener_dispatch(d->listener, d->now);
+				break;
+			case TAG_VIRT:
+				virt_dispatch(d->virt);
+				break;
 			case TAG_TIMER:
 				on_timer(d);
 				break;
@@ -812,6 +1076,10 @@ int daemon_run(const struct daemon_options *opt)
 				break;
 			}
 		}
+		if (d->virt)
+			virt_tick(d->virt); /* an attach waiting for the router's ungrab */
+		if (d->echo)
+			read_echoes(d);
 	}
 	sd_notify(0, "STOPPING=1");
 	log_info("exiting: releasing held keys and devices");

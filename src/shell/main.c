@@ -11,6 +11,7 @@
 #include "daemon.h"
 #include "discover.h"
 #include "log.h"
+#include "virt.h"
 
 static const char usage_text[] =
 	"usage: kvmswitch [--version] [--help] COMMAND [ARGS]\n"
@@ -22,6 +23,8 @@ static const char usage_text[] =
 	"  check [-c FILE]       validate the configuration\n"
 	"  list [-c FILE] [--json]\n"
 	"                        input devices, whether each is taken and why\n"
+	"  list --daemon [--json]\n"
+	"                        the running daemon's virtual devices and inputs\n"
 	"  status [--json]       the running daemon's state\n"
 	"  switch TARGET         make TARGET active\n"
 	"  toggle                host <-> the last VM target\n"
@@ -29,6 +32,10 @@ static const char usage_text[] =
 	"  release               emergency: ungrab everything, host active\n"
 	"  reload                re-read the configuration (kept if invalid)\n"
 	"  subscribe             print a line on every switch\n"
+	"  remote [--secret-file FILE] ADDRESS COMMAND\n"
+	"                        switch through a [listener] (e.g. from a guest)\n"
+	"  libvirt-xml [-c FILE] [--passthrough] TARGET\n"
+	"                        libvirt <input> elements for TARGET's domain\n"
 	"\n"
 	"The control socket is $KVMSWITCH_SOCKET, else $XDG_RUNTIME_DIR/kvmswitch.sock.\n"
 	"Exit status: 0 ok, 1 refused or invalid, 2 usage, 3 no daemon.\n"
@@ -49,7 +56,10 @@ static const struct cmd_help helps[] = {
 	{ "check", "usage: kvmswitch check [-c FILE]\n"
 		   "Validate the configuration; print FILE:LINE: message and exit 1 if it is invalid.\n" },
 	{ "list", "usage: kvmswitch list [-c FILE] [--json]\n"
-		  "List the input devices and whether the configuration takes each, and why.\n" },
+		  "       kvmswitch list --daemon [--json]\n"
+		  "List the input devices and whether the configuration takes each, and why.\n"
+		  "With --daemon: the running daemon's virtual devices (target, kind, node)\n"
+		  "and the inputs it holds.\n" },
 	{ "status", "usage: kvmswitch status [--json]\nShow the running daemon's state.\n" },
 	{ "switch", "usage: kvmswitch switch TARGET\nMake TARGET active. Prints the active target.\n" },
 	{ "toggle", "usage: kvmswitch toggle\nFrom the host to the last VM target, from a VM target to the host.\n" },
@@ -58,6 +68,8 @@ static const struct cmd_help helps[] = {
 	{ "release", "usage: kvmswitch release\nEmergency: release every key, ungrab every device, host active.\n" },
 	{ "reload", "usage: kvmswitch reload\nRe-read the configuration; an invalid one is refused and the old kept.\n" },
 	{ "subscribe", "usage: kvmswitch subscribe\nPrint 'active NAME', then 'switch FROM TO REASON' on every switch.\n" },
+	{ "remote", client_remote_help },
+	{ "libvirt-xml", virt_xml_help },
 };
 
 static int help_for(const char *cmd, FILE *out)
@@ -76,6 +88,7 @@ struct args {
 	const char *config;
 	bool json;
 	bool verbose;
+	bool daemon; /* list --daemon */
 	int first; /* index of the first positional argument */
 };
 
@@ -84,6 +97,7 @@ static int parse_args(const char *cmd, int argc, char **argv, struct args *a, bo
 	static const struct option opts[] = {
 		{ "config", required_argument, NULL, 'c' },
 		{ "json", no_argument, NULL, 'j' },
+		{ "daemon", no_argument, NULL, 'd' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -100,6 +114,11 @@ static int parse_args(const char *cmd, int argc, char **argv, struct args *a, bo
 			break;
 		case 'j':
 			a->json = true;
+			break;
+		case 'd':
+			if (strcmp(cmd, "list") != 0)
+				goto bad;
+			a->daemon = true;
 			break;
 		case 'v':
 			a->verbose = true;
@@ -238,6 +257,12 @@ int main(int argc, char **argv)
 		printf("kvmswitch %s\n", KVMSWITCH_VERSION);
 		return EXIT_OK;
 	}
+	if (!strcmp(cmd, "remote"))
+		return client_remote(argc - 1, argv + 1);
+	if (!strcmp(cmd, "libvirt-xml")) {
+		log_init(LOG_WARN);
+		return virt_xml_main(argc - 1, argv + 1);
+	}
 	struct args a;
 	bool local = !strcmp(cmd, "run") || !strcmp(cmd, "check") || !strcmp(cmd, "list");
 	if (parse_args(cmd, argc - 1, argv + 1, &a, local) < 0)
@@ -253,6 +278,14 @@ int main(int argc, char **argv)
 		log_init(a.verbose ? LOG_DEBUG : LOG_INFO);
 		struct daemon_options opt = { .config_path = a.config };
 		return daemon_run(&opt);
+	}
+	if (!strcmp(cmd, "list") && a.daemon) {
+		if (npos || a.config) {
+			help_for(cmd, stderr);
+			return EXIT_USAGE;
+		}
+		struct proto_request lreq = { .cmd = PROTO_LIST };
+		return client_request(NULL, &lreq, a.json);
 	}
 	if (!strcmp(cmd, "check") || !strcmp(cmd, "list")) {
 		if (npos) {

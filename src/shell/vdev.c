@@ -31,7 +31,7 @@ static void enable_keys(struct libevdev *d, unsigned from, unsigned to)
 		libevdev_enable_event_code(d, EV_KEY, c, NULL);
 }
 
-static struct libevdev *template(const char *target, enum vkind kind, char *name, size_t namelen)
+static struct libevdev *template(const char *target, enum vkind kind, bool guest, char *name, size_t namelen)
 {
 	struct libevdev *d = libevdev_new();
 	if (!d)
@@ -42,7 +42,10 @@ static struct libevdev *template(const char *target, enum vkind kind, char *name
 	libevdev_set_id_vendor(d, 0);
 	libevdev_set_id_product(d, VDEV_PRODUCT_BASE + kind);
 	libevdev_set_id_version(d, 1);
-	libevdev_set_phys(d, "kvmswitch");
+	/* The udev rules (udev/71-kvmswitch.rules) hide VM targets' devices
+	 * from the host's desktop and keep the host target's visible; set on
+	 * the uinput fd by vdev_create. */
+	libevdev_set_phys(d, guest ? VDEV_PHYS_GUEST : VDEV_PHYS_HOST);
 	libevdev_enable_event_code(d, EV_MSC, MSC_SCAN, NULL);
 	switch (kind) {
 	case VK_KEYBOARD:
@@ -98,7 +101,7 @@ static int fill_names(struct vdev *v)
 	return -ENOENT;
 }
 
-struct vdev *vdev_create(const char *target, enum vkind kind)
+struct vdev *vdev_create(const char *target, enum vkind kind, bool guest)
 {
 	struct vdev *v = calloc(1, sizeof(*v));
 	struct libevdev *d = NULL;
@@ -111,9 +114,15 @@ struct vdev *vdev_create(const char *target, enum vkind kind)
 		rc = -errno;
 		goto fail;
 	}
-	d = template(target, kind, v->name, sizeof(v->name));
+	d = template(target, kind, guest, v->name, sizeof(v->name));
 	if (!d)
 		goto fail;
+	/* libevdev does not pass the phys on to uinput: set it first (the
+	 * kernel keeps it through UI_DEV_SETUP). */
+	if (ioctl(v->fd, UI_SET_PHYS, libevdev_get_phys(d)) < 0) {
+		rc = -errno;
+		goto fail;
+	}
 	rc = libevdev_uinput_create_from_device(d, v->fd, &v->ui);
 	if (rc < 0)
 		goto fail;
@@ -141,6 +150,20 @@ fail:
 	return NULL;
 }
 
+/* Is /sys/devices/virtual/input/SYSNAME/name `name`? */
+static bool sysfs_name_is(const char *sysname, const char *name)
+{
+	char path[160], buf[128] = "";
+	snprintf(path, sizeof(path), "/sys/devices/virtual/input/%s/name", sysname);
+	FILE *f = fopen(path, "re");
+	if (!f)
+		return false;
+	bool ok = fgets(buf, sizeof(buf), f) != NULL;
+	fclose(f);
+	buf[strcspn(buf, "\n")] = '\0';
+	return ok && strcmp(buf, name) == 0;
+}
+
 struct vdev *vdev_adopt(int fd, const char *target, enum vkind kind)
 {
 	struct vdev *v = calloc(1, sizeof(*v));
@@ -153,6 +176,8 @@ struct vdev *vdev_adopt(int fd, const char *target, enum vkind kind)
 	if (flags >= 0)
 		fcntl(fd, F_SETFL, flags | O_NONBLOCK);
 	int rc = fill_names(v);
+	if (rc == 0 && !sysfs_name_is(v->sysname, v->name))
+		rc = -EINVAL; /* not the device its name in the store says */
 	if (rc < 0) {
 		free(v);
 		errno = -rc;
@@ -173,6 +198,24 @@ void vdev_destroy(struct vdev *v)
 		ioctl(v->fd, UI_DEV_DESTROY);
 		close(v->fd);
 	}
+	free(v);
+}
+
+void vdev_forget(struct vdev *v)
+{
+	if (!v)
+		return;
+	if (v->ui) {
+		/* libevdev_uinput_destroy() always issues UI_DEV_DESTROY: point
+		 * its fd number at /dev/null first (dup2 closes our reference to
+		 * the uinput file atomically), so the ioctl goes nowhere. */
+		int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+		if (null >= 0 && dup2(null, v->fd) >= 0)
+			libevdev_uinput_destroy(v->ui);
+		if (null >= 0)
+			close(null);
+	}
+	close(v->fd);
 	free(v);
 }
 
