@@ -523,3 +523,31 @@ ITEST(eacces_on_new_node_is_retried)
 	wait_taken(k, kbd, true);
 	ITEST_ASSERT_EQ_INT(ksd_counter(k, "open_failures"), 0);
 }
+
+/* A reload whose new target cannot get its virtual devices says so (it is
+ * applied otherwise), and a switch to that target is refused with the
+ * reason instead of forwarding into nothing. */
+ITEST(reload_reports_a_target_without_devices)
+{
+	if (!getenv("KVMSWITCH_IN_VM"))
+		itest_skip("changes /dev/uinput's mode: runs only in the test VM");
+	ITEST_ASSERT_SYSCALL(chmod("/dev/uinput", 0666));
+	ITEST_ASSERT_SYSCALL(chmod(itest_tmpdir(), 0777));
+	const char *as_nobody[] = { "setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", NULL };
+	struct ksd *k = ksd_start_as(CFG_GUEST "[target guest]\n", NULL, as_nobody);
+	ITEST_ASSERT_SYSCALL(chmod("/dev/uinput", 0600));
+	FILE *f = fopen(ksd_config_path(k), "a");
+	ITEST_ASSERT_NOT_NULL(f);
+	fputs("[target extra]\n", f);
+	fclose(f);
+	char *r = ksd_request(k, "reload");
+	ITEST_ASSERT_STR_CONTAINS(r, "error configuration applied, but target 'extra' has no virtual devices");
+	free(r);
+	r = ksd_request(k, "switch extra");
+	ITEST_ASSERT_STR_CONTAINS(r, "error cannot switch: its virtual devices could not be created");
+	free(r);
+	char *a = ksd_active(k);
+	ITEST_ASSERT_STR_EQ(a, "guest");
+	free(a);
+	ITEST_ASSERT_SYSCALL(chmod("/dev/uinput", 0666));
+}
