@@ -16,6 +16,15 @@ packages=(
 	# the test VM (tests/vm/run): QEMU, a kernel with uinput, the initramfs,
 	# udev inside, the QMP bridge; QEMU is also the input-linux consumer
 	qemu-system-x86 linux-image-amd64 busybox-static cpio file kmod udev socat
+	# fuzzing (make fuzz: libFuzzer) and the memory checks (make asan, valgrind)
+	clang libclang-rt-14-dev valgrind
+	# libvirtd inside the test VM (tests/vm/libvirt-setup.sh, usb_libvirt)
+	libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients
+	# make bench (tests/bench/run): the peers, syscall counting, the plot
+	interception-tools python3-evdev linux-perf strace gnuplot-nox
+	# man pages (scdoc) and test_system: man --warnings, libinput list-devices,
+	# systemd-analyze verify and a systemd user manager in the test VM
+	scdoc man-db libinput-tools systemd
 )
 case "${1:-}" in
 --list) printf '%s\n' "${packages[@]}"; exit 0 ;;
