@@ -37,7 +37,8 @@ static const char usage_text[] =
 	"  libvirt-xml [-c FILE] [--passthrough] TARGET\n"
 	"                        libvirt <input> elements for TARGET's domain\n"
 	"\n"
-	"The control socket is $KVMSWITCH_SOCKET, else $XDG_RUNTIME_DIR/kvmswitch.sock.\n"
+	"The control socket is $KVMSWITCH_SOCKET, else $XDG_RUNTIME_DIR/kvmswitch.sock\n"
+	"(root without XDG_RUNTIME_DIR: /run/kvmswitch/kvmswitch.sock).\n"
 	"Exit status: 0 ok, 1 refused or invalid, 2 usage, 3 no daemon.\n"
 	"See kvmswitch(1) and kvmswitch.conf(5).\n";
 
