@@ -29,25 +29,6 @@
 
 /* ---- helpers ---- */
 
-static void set_repeat_off(struct treader *r)
-{
-	unsigned rep[2] = { 60000, 60000 };
-	ITEST_ASSERT_SYSCALL(ioctl(treader_fd(r), EVIOCSREP, rep));
-	treader_write_frame(r, NULL, 0);
-	ITEST_ASSERT(treader_wait_event(r, EV_REP, REP_PERIOD, 60000, T));
-	ITEST_ASSERT(treader_wait_event(r, EV_SYN, SYN_REPORT, 0, T));
-}
-
-static struct treader *open_vdev(struct ksd *k, const char *target, const char *kind)
-{
-	char *node = ksd_vdev_node(k, target, kind);
-	struct treader *r = treader_open(node, false);
-	free(node);
-	if (!strcmp(kind, "keyboard"))
-		set_repeat_off(r);
-	return r;
-}
-
 static void wait_taken(struct ksd *k, struct tdev *d, bool grabbed)
 {
 	ITEST_ASSERT_MSG(ksd_wait_input(k, tdev_devnode(d), grabbed, 10000), "%s is not %s by kvmswitch",
@@ -334,7 +315,7 @@ ITEST_TIMEOUT(status_and_list_json, 180)
 	wait_taken(k, kbd, true);
 	char *gnode = ksd_vdev_node(k, "guest", "keyboard");
 	char *pnode = ksd_vdev_node(k, "guest", "pointer");
-	struct treader *gk = open_vdev(k, "guest", "keyboard");
+	struct treader *gk = ksd_open_vdev(k, "guest", "keyboard");
 	expect_tap(kbd, gk, KEY_S);
 
 	struct cli_result r = CLI(k, "status", "--json");
@@ -395,9 +376,9 @@ ITEST_TIMEOUT(switch_commands_and_exit_status, 300)
 	struct tdev *kbd = tdev_create(TDEV_KEYBOARD, "kbd");
 	struct ksd *k = ksd_start(KSD_MATCH_TEST_DEVICES "[target host]\nmode = virtual\n[target guest]\n[target other]\n");
 	wait_taken(k, kbd, true);
-	struct treader *hk = open_vdev(k, "host", "keyboard");
-	struct treader *gk = open_vdev(k, "guest", "keyboard");
-	struct treader *ok = open_vdev(k, "other", "keyboard");
+	struct treader *hk = ksd_open_vdev(k, "host", "keyboard");
+	struct treader *gk = ksd_open_vdev(k, "guest", "keyboard");
+	struct treader *ok = ksd_open_vdev(k, "other", "keyboard");
 
 	CLI_EXPECT(k, 0, "guest\n", NULL, "switch", "guest");
 	expect_tap(kbd, gk, KEY_1);
@@ -433,7 +414,7 @@ ITEST_TIMEOUT(garbage_and_huge_lines_rejected_while_forwarding, 180)
 	struct tdev *kbd = tdev_create(TDEV_KEYBOARD, "kbd");
 	struct ksd *k = ksd_start(CFG_GUEST);
 	wait_taken(k, kbd, true);
-	struct treader *gk = open_vdev(k, "guest", "keyboard");
+	struct treader *gk = ksd_open_vdev(k, "guest", "keyboard");
 	int fd = unix_connect(ksd_socket(k));
 
 	/* Every request line gets exactly one reply, in order. */
@@ -489,7 +470,7 @@ ITEST_TIMEOUT(idle_connections_and_crowds_do_not_stall, 180)
 	struct tdev *kbd = tdev_create(TDEV_KEYBOARD, "kbd");
 	struct ksd *k = ksd_start(CFG_GUEST);
 	wait_taken(k, kbd, true);
-	struct treader *gk = open_vdev(k, "guest", "keyboard");
+	struct treader *gk = ksd_open_vdev(k, "guest", "keyboard");
 
 	/* 100 connections that say nothing, 10 that stop mid-line. */
 	int idle[110];
@@ -667,8 +648,8 @@ ITEST_TIMEOUT(failing_hooks_are_logged_and_switching_goes_on, 120)
 				  "[target guest]\non-enter = echo to-stdout; echo to-stderr >&2; exit 7\n"
 				  "on-leave = kill -9 $$\n");
 	wait_taken(k, kbd, true);
-	struct treader *hk = open_vdev(k, "host", "keyboard");
-	struct treader *gk = open_vdev(k, "guest", "keyboard");
+	struct treader *hk = ksd_open_vdev(k, "host", "keyboard");
+	struct treader *gk = ksd_open_vdev(k, "guest", "keyboard");
 	ASSERT_LOG(k, "hook on-enter of target 'host' failed: exit status 127, command not found (command: /nonexistent/monitor-input)", 10000);
 
 	ksd_switch(k, "guest");
@@ -704,8 +685,8 @@ ITEST_TIMEOUT(slow_hook_does_not_delay_input_and_times_out, 120)
 	const char *env[] = { "KVMSWITCH_HOOK_TIMEOUT=3", NULL };
 	struct ksd *k = ksd_start_env(cfg, env);
 	wait_taken(k, kbd, true);
-	struct treader *hk = open_vdev(k, "host", "keyboard");
-	struct treader *gk = open_vdev(k, "guest", "keyboard");
+	struct treader *hk = ksd_open_vdev(k, "host", "keyboard");
+	struct treader *gk = ksd_open_vdev(k, "guest", "keyboard");
 	char *text;
 	ITEST_ASSERT(file_has_lines(rec, 1, 10000, &text));
 	free(text);
@@ -745,7 +726,7 @@ ITEST_TIMEOUT(reload_broken_config_keeps_the_old_one, 180)
 	struct ksd *k = ksd_start(CFG_GUEST);
 	wait_taken(k, kbd, true);
 	char *gnode = ksd_vdev_node(k, "guest", "keyboard");
-	struct treader *gk = open_vdev(k, "guest", "keyboard");
+	struct treader *gk = ksd_open_vdev(k, "guest", "keyboard");
 
 	write_config(k, CFG_GUEST "[target win]\ntype = evdev\nfrobnicate = yes\n");
 	char want[4200];
@@ -779,7 +760,7 @@ ITEST_TIMEOUT(reload_applies_a_good_config, 180)
 	ITEST_ASSERT_MSG(!strstr(s, tdev_devnode(mouse)), "the mouse is taken before the reload");
 	free(s);
 	char *gnode = ksd_vdev_node(k, "guest", "keyboard");
-	struct treader *gk = open_vdev(k, "guest", "keyboard");
+	struct treader *gk = ksd_open_vdev(k, "guest", "keyboard");
 
 	/* A new target and a match rule that now takes the mouse. */
 	write_config(k, "[general]\nstart = guest\n[input]\nmatch = name:\"kvmtest kbd\"\nmatch = name:\"kvmtest mouse\"\n"
@@ -791,8 +772,8 @@ ITEST_TIMEOUT(reload_applies_a_good_config, 180)
 	char *again = ksd_vdev_node(k, "guest", "keyboard");
 	ITEST_ASSERT_STR_EQ(again, gnode);
 	expect_tap(kbd, gk, KEY_R);
-	struct treader *wk = open_vdev(k, "win", "keyboard");
-	struct treader *wp = open_vdev(k, "win", "pointer");
+	struct treader *wk = ksd_open_vdev(k, "win", "keyboard");
+	struct treader *wp = ksd_open_vdev(k, "win", "pointer");
 	CLI_EXPECT(k, 0, "win\n", NULL, "switch", "win");
 	expect_tap(kbd, wk, KEY_W);
 	TDEV_FRAME(mouse, { EV_REL, REL_X, 7 });
@@ -915,7 +896,7 @@ ITEST_TIMEOUT(listener_refuses_wrong_secret_accepts_right_one, 240)
 	struct tdev *kbd = tdev_create(TDEV_KEYBOARD, "kbd");
 	struct lsn l = lsn_start(NULL, 10, NULL);
 	wait_taken(l.k, kbd, false);
-	struct treader *gk = open_vdev(l.k, "guest", "keyboard");
+	struct treader *gk = ksd_open_vdev(l.k, "guest", "keyboard");
 
 	remote_expect(&l, l.wrong_file, "switch", "guest", 1, NULL, "authentication failed");
 	assert_active(l.k, "host");

@@ -40,26 +40,6 @@ static void wait_taken(struct ksd *k, struct tdev *d, bool grabbed)
 			 tdev_name(d), grabbed ? "grabbed" : "taken ungrabbed");
 }
 
-/* See test_switch.c: keeps the kernel's autorepeat out of exact sequences. */
-static void set_repeat(struct treader *r, unsigned delay, unsigned period)
-{
-	unsigned rep[2] = { delay, period };
-	ITEST_ASSERT_SYSCALL(ioctl(treader_fd(r), EVIOCSREP, rep));
-	treader_write_frame(r, NULL, 0);
-	ITEST_ASSERT(treader_wait_event(r, EV_REP, REP_PERIOD, (int)period, T));
-	ITEST_ASSERT(treader_wait_event(r, EV_SYN, SYN_REPORT, 0, T));
-}
-
-static struct treader *open_vdev(struct ksd *k, const char *target, const char *kind)
-{
-	char *node = ksd_vdev_node(k, target, kind);
-	struct treader *r = treader_open(node, false);
-	free(node);
-	if (strcmp(kind, "keyboard") == 0)
-		set_repeat(r, 60000, 60000);
-	return r;
-}
-
 /* Keys and buttons down on an event node, as the kernel keeps them for its
  * readers (EVIOCGKEY); the first few codes into `codes`. */
 static int keys_down(const char *node, char *codes, size_t len)
@@ -240,8 +220,8 @@ ITEST_TIMEOUT(sigstop_during_8khz_flood_resyncs, 180)
 	struct ksd *k = ksd_start(CFG_BOTH);
 	wait_taken(k, kbd, true);
 	wait_taken(k, mouse, true);
-	struct treader *gk = open_vdev(k, "guest", "keyboard");
-	struct treader *gp = open_vdev(k, "guest", "pointer");
+	struct treader *gk = ksd_open_vdev(k, "guest", "keyboard");
+	struct treader *gp = ksd_open_vdev(k, "guest", "pointer");
 	long long dropped0 = ksd_counter(k, "syn_dropped");
 
 	tdev_key(kbd, KEY_A, 1);
@@ -318,7 +298,7 @@ ITEST_TIMEOUT(unplug_replug_50_cycles_flat, 900)
 	pid_t pid = tproc_pid(ksd_proc(k));
 	char *gk_node = ksd_vdev_node(k, "guest", "keyboard");
 	char *gp_node = ksd_vdev_node(k, "guest", "pointer");
-	struct treader *gk = open_vdev(k, "guest", "keyboard");
+	struct treader *gk = ksd_open_vdev(k, "guest", "keyboard");
 	static const unsigned held[] = { KEY_A, KEY_LEFTSHIFT, KEY_SPACE, KEY_ENTER, KEY_Z };
 	int fds0 = 0;
 	long rss0 = 0;
@@ -387,7 +367,7 @@ ITEST_TIMEOUT(sigkill_frees_devices_and_restart_takes_stale_socket, 120)
 	struct ksd *k = ksd_start(CFG_GUEST);
 	wait_taken(k, kbd, true);
 	wait_taken(k, mouse, true);
-	struct treader *gk = open_vdev(k, "guest", "keyboard");
+	struct treader *gk = ksd_open_vdev(k, "guest", "keyboard");
 	tdev_key(kbd, KEY_LEFTALT, 1);
 	TREADER_EXPECT(gk, T, { EV_KEY, KEY_LEFTALT, 1 }, { EV_SYN, SYN_REPORT, 0 });
 
@@ -421,7 +401,7 @@ ITEST_TIMEOUT(sigkill_frees_devices_and_restart_takes_stale_socket, 120)
 	ITEST_ASSERT_STR_EQ(ksd_socket(k2), ksd_socket(k));
 	wait_taken(k2, kbd, true);
 	wait_taken(k2, mouse, true);
-	struct treader *gk2 = open_vdev(k2, "guest", "keyboard");
+	struct treader *gk2 = ksd_open_vdev(k2, "guest", "keyboard");
 	tdev_tap(kbd, KEY_C);
 	TREADER_EXPECT(gk2, T, { EV_KEY, KEY_C, 1 }, { EV_SYN, SYN_REPORT, 0 }, { EV_KEY, KEY_C, 0 },
 		       { EV_SYN, SYN_REPORT, 0 });
@@ -442,7 +422,7 @@ ITEST_TIMEOUT(qemu_killed_while_forwarding_nothing_leaks, 300)
 	wait_taken(k, mouse, true);
 	struct treader *host = treader_open(tdev_devnode(kbd), false);
 	struct treader *hostm = treader_open(tdev_devnode(mouse), false);
-	struct treader *other = open_vdev(k, "guest", "keyboard");
+	struct treader *other = ksd_open_vdev(k, "guest", "keyboard");
 
 	/* No consumer at all: the guest devices take it, the host sees nothing. */
 	tdev_tap(kbd, KEY_Q);
@@ -503,8 +483,8 @@ ITEST_TIMEOUT(consumer_that_never_reads_does_not_stall, 600)
 	char *gp = ksd_vdev_node(k, "guest", "pointer");
 	struct treader *stuck = treader_open(gp, true); /* grabs, like QEMU; never read */
 	free(gp);
-	struct treader *gk = open_vdev(k, "guest", "keyboard");
-	struct treader *hk = open_vdev(k, "host", "keyboard");
+	struct treader *gk = ksd_open_vdev(k, "guest", "keyboard");
+	struct treader *hk = ksd_open_vdev(k, "host", "keyboard");
 	for (int i = 0; i < 200; i++)
 		TDEV_FRAME(mouse, { EV_REL, REL_X, 1 });
 	sleep_ms(500);
@@ -601,7 +581,7 @@ ITEST_TIMEOUT(valgrind_run_stop_is_clean, 900)
 	struct tdev *kbd = tdev_create(TDEV_KEYBOARD, "kbd");
 	struct ksd *k = ksd_start_as(CFG_BOTH, NULL, wrapper);
 	ITEST_ASSERT(ksd_wait_input(k, tdev_devnode(kbd), true, 60000));
-	struct treader *gk = open_vdev(k, "guest", "keyboard");
+	struct treader *gk = ksd_open_vdev(k, "guest", "keyboard");
 	struct tdev *mouse = tdev_create(TDEV_MOUSE, "mouse");
 	ITEST_ASSERT(ksd_wait_input(k, tdev_devnode(mouse), true, 60000));
 	struct tdev *tab = tdev_create(TDEV_TABLET, "tablet");

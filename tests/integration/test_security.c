@@ -35,26 +35,6 @@ static void sleep_ms(int ms)
 		;
 }
 
-/* See test_switch.c: keeps the kernel's autorepeat out of exact sequences. */
-static void set_repeat(struct treader *r, unsigned delay, unsigned period)
-{
-	unsigned rep[2] = { delay, period };
-	ITEST_ASSERT_SYSCALL(ioctl(treader_fd(r), EVIOCSREP, rep));
-	treader_write_frame(r, NULL, 0);
-	ITEST_ASSERT(treader_wait_event(r, EV_REP, REP_PERIOD, (int)period, T));
-	ITEST_ASSERT(treader_wait_event(r, EV_SYN, SYN_REPORT, 0, T));
-}
-
-static struct treader *open_vdev(struct ksd *k, const char *target, const char *kind)
-{
-	char *node = ksd_vdev_node(k, target, kind);
-	struct treader *r = treader_open(node, false);
-	free(node);
-	if (strcmp(kind, "keyboard") == 0)
-		set_repeat(r, 60000, 60000);
-	return r;
-}
-
 static char *write_file(const char *name, const char *text, mode_t mode)
 {
 	char *path = itest_tmpfile(name);
@@ -165,7 +145,7 @@ ITEST_TIMEOUT(typed_keys_never_logged, 240)
 		char *gk_node = treader_find_node("kvmswitch guest keyboard", 10000);
 		ITEST_ASSERT_NOT_NULL(gk_node);
 		struct treader *gk = treader_open(gk_node, false);
-		set_repeat(gk, 60000, 60000);
+		treader_set_repeat(gk, 60000, 60000);
 		for (size_t i = 0; i < sizeof(typed) / sizeof(typed[0]); i++) {
 			TDEV_FRAME(kbd, { EV_MSC, MSC_SCAN, (int)(0x7a5a00 + i) },
 				   { EV_KEY, (uint16_t)typed[i], 1 });
@@ -244,10 +224,10 @@ ITEST(guest_consumer_cannot_type_into_the_host)
 	struct tdev *kbd = tdev_create(TDEV_KEYBOARD, "kbd");
 	struct ksd *k = ksd_start(CFG_BOTH);
 	ITEST_ASSERT(ksd_wait_input(k, tdev_devnode(kbd), true, 20000));
-	struct treader *hk = open_vdev(k, "host", "keyboard");
-	struct treader *hp = open_vdev(k, "host", "pointer");
-	struct treader *gk = open_vdev(k, "guest", "keyboard");
-	struct treader *gp = open_vdev(k, "guest", "pointer");
+	struct treader *hk = ksd_open_vdev(k, "host", "keyboard");
+	struct treader *hp = ksd_open_vdev(k, "host", "pointer");
+	struct treader *gk = ksd_open_vdev(k, "guest", "keyboard");
+	struct treader *gp = ksd_open_vdev(k, "guest", "pointer");
 
 	/* Active guest: keys, buttons and motion written into its devices. */
 	for (int i = 0; i < 20; i++) {

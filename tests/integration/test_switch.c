@@ -18,29 +18,6 @@
 #define CFG_GUEST KSD_MATCH_TEST_DEVICES "[general]\nstart = guest\n"
 #define CFG_VIRTUAL_HOST KSD_MATCH_TEST_DEVICES "[target host]\nmode = virtual\n[target guest]\n"
 
-/* Keeps the kernel's autorepeat out of exact sequences: a held key would
- * otherwise repeat on a virtual keyboard after 250 ms. EVIOCSREP echoes the
- * new values as EV_REP events to every reader, held back until the device's
- * next SYN_REPORT; one is written here so the echo is consumed now. */
-static void set_repeat(struct treader *r, unsigned delay, unsigned period)
-{
-	unsigned rep[2] = { delay, period };
-	ITEST_ASSERT_SYSCALL(ioctl(treader_fd(r), EVIOCSREP, rep));
-	treader_write_frame(r, NULL, 0);
-	ITEST_ASSERT(treader_wait_event(r, EV_REP, REP_PERIOD, (int)period, T));
-	ITEST_ASSERT(treader_wait_event(r, EV_SYN, SYN_REPORT, 0, T));
-}
-
-static struct treader *open_vdev(struct ksd *k, const char *target, const char *kind)
-{
-	char *node = ksd_vdev_node(k, target, kind);
-	struct treader *r = treader_open(node, false);
-	free(node);
-	if (strcmp(kind, "keyboard") == 0)
-		set_repeat(r, 60000, 60000);
-	return r;
-}
-
 static struct tdev *keyboard(const char *name)
 {
 	return tdev_create(TDEV_KEYBOARD, name);
@@ -66,8 +43,8 @@ ITEST(forward_to_vm_target)
 	struct ksd *k = ksd_start(CFG_GUEST);
 	wait_taken(k, kbd, true);
 	wait_taken(k, mouse, true);
-	struct treader *gk = open_vdev(k, "guest", "keyboard");
-	struct treader *gp = open_vdev(k, "guest", "pointer");
+	struct treader *gk = ksd_open_vdev(k, "guest", "keyboard");
+	struct treader *gp = ksd_open_vdev(k, "guest", "pointer");
 	struct treader *phys = treader_open(tdev_devnode(kbd), false);
 
 	TDEV_FRAME(kbd, { EV_MSC, MSC_SCAN, 0x70004 }, { EV_KEY, KEY_A, 1 });
@@ -127,7 +104,7 @@ ITEST(hotkey_switches_both_ways)
 	wait_taken(k, mouse, false);
 	assert_active(k, "host");
 	struct treader *host = treader_open(tdev_devnode(kbd), false); /* like the compositor */
-	struct treader *gk = open_vdev(k, "guest", "keyboard");
+	struct treader *gk = ksd_open_vdev(k, "guest", "keyboard");
 
 	tdev_key(kbd, KEY_LEFTCTRL, 1);
 	tdev_key(kbd, KEY_RIGHTCTRL, 1);
@@ -168,8 +145,8 @@ ITEST(hotkey_never_reaches_new_target)
 	struct tdev *kbd = keyboard("kbd");
 	struct ksd *k = ksd_start(CFG_VIRTUAL_HOST);
 	wait_taken(k, kbd, true);
-	struct treader *hk = open_vdev(k, "host", "keyboard");
-	struct treader *gk = open_vdev(k, "guest", "keyboard");
+	struct treader *hk = ksd_open_vdev(k, "host", "keyboard");
+	struct treader *gk = ksd_open_vdev(k, "guest", "keyboard");
 
 	tdev_key(kbd, KEY_RIGHTCTRL, 1);
 	TREADER_EXPECT(hk, T, { EV_KEY, KEY_RIGHTCTRL, 1 }, { EV_SYN, SYN_REPORT, 0 });
@@ -193,8 +170,8 @@ ITEST(held_key_released_on_old_target_guest_side)
 	struct tdev *kbd = keyboard("kbd");
 	struct ksd *k = ksd_start(CFG_VIRTUAL_HOST "[general]\nstart = guest\n");
 	wait_taken(k, kbd, true);
-	struct treader *hk = open_vdev(k, "host", "keyboard");
-	struct treader *gk = open_vdev(k, "guest", "keyboard");
+	struct treader *hk = ksd_open_vdev(k, "host", "keyboard");
+	struct treader *gk = ksd_open_vdev(k, "guest", "keyboard");
 
 	tdev_key(kbd, KEY_LEFTSHIFT, 1);
 	tdev_key(kbd, KEY_X, 1);
@@ -225,7 +202,7 @@ ITEST(held_key_released_on_old_target_native_host_side)
 	struct ksd *k = ksd_start(NULL);
 	wait_taken(k, kbd, false);
 	struct treader *host = treader_open(tdev_devnode(kbd), false);
-	struct treader *gk = open_vdev(k, "guest", "keyboard");
+	struct treader *gk = ksd_open_vdev(k, "guest", "keyboard");
 
 	tdev_key(kbd, KEY_LEFTSHIFT, 1);
 	TREADER_EXPECT(host, T, { EV_KEY, KEY_LEFTSHIFT, 1 }, { EV_SYN, SYN_REPORT, 0 });
@@ -292,7 +269,7 @@ ITEST(syn_dropped_recovery_leaves_no_stuck_key)
 	struct ksd *k = ksd_start(CFG_GUEST);
 	wait_taken(k, kbd, true);
 	wait_taken(k, mouse, true);
-	struct treader *gk = open_vdev(k, "guest", "keyboard");
+	struct treader *gk = ksd_open_vdev(k, "guest", "keyboard");
 
 	tdev_key(kbd, KEY_A, 1);
 	TREADER_EXPECT(gk, T, { EV_KEY, KEY_A, 1 }, { EV_SYN, SYN_REPORT, 0 });
@@ -327,7 +304,7 @@ ITEST(led_round_trip)
 	struct tdev *kbd = keyboard("kbd");
 	struct ksd *k = ksd_start(CFG_GUEST);
 	wait_taken(k, kbd, true);
-	struct treader *gk = open_vdev(k, "guest", "keyboard");
+	struct treader *gk = ksd_open_vdev(k, "guest", "keyboard");
 
 	treader_write_frame(gk, (const struct itest_ev[]){ { EV_LED, LED_CAPSL, 1 } }, 1);
 	ITEST_ASSERT_MSG(tdev_wait_event(kbd, EV_LED, LED_CAPSL, 1, T), "caps lock LED not set on the keyboard");
@@ -348,7 +325,7 @@ ITEST(clean_exit)
 	struct tdev *kbd = keyboard("kbd");
 	struct ksd *k = ksd_start(CFG_GUEST);
 	wait_taken(k, kbd, true);
-	struct treader *gk = open_vdev(k, "guest", "keyboard");
+	struct treader *gk = ksd_open_vdev(k, "guest", "keyboard");
 	char *gnode = ksd_vdev_node(k, "guest", "keyboard");
 	tdev_key(kbd, KEY_LEFTALT, 1);
 	TREADER_EXPECT(gk, T, { EV_KEY, KEY_LEFTALT, 1 }, { EV_SYN, SYN_REPORT, 0 });
@@ -368,7 +345,7 @@ ITEST(clean_exit)
 ITEST(hotplug_device_absent_at_start)
 {
 	struct ksd *k = ksd_start(CFG_GUEST);
-	struct treader *gk = open_vdev(k, "guest", "keyboard");
+	struct treader *gk = ksd_open_vdev(k, "guest", "keyboard");
 	struct tdev *kbd = keyboard("late kbd");
 	wait_taken(k, kbd, true);
 	tdev_tap(kbd, KEY_L);
@@ -425,7 +402,7 @@ ITEST(emergency_chord_releases_everything)
 	struct ksd *k = ksd_start(CFG_VIRTUAL_HOST "[general]\nstart = guest\n");
 	wait_taken(k, kbd, true);
 	wait_taken(k, mouse, true);
-	struct treader *gk = open_vdev(k, "guest", "keyboard");
+	struct treader *gk = ksd_open_vdev(k, "guest", "keyboard");
 	tdev_key(kbd, KEY_BACKSPACE, 1);
 	tdev_key(kbd, KEY_ESC, 1);
 	tdev_key(kbd, KEY_ENTER, 1);
@@ -451,10 +428,10 @@ ITEST(autorepeat_is_not_doubled)
 {
 	struct tdev *kbd = tdev_create_spec("fast repeat", "KEY_R KEY_Q LED_CAPSL EV_REP");
 	struct treader *phys = treader_open(tdev_devnode(kbd), false);
-	set_repeat(phys, 30, 10);
+	treader_set_repeat(phys, 30, 10);
 	struct ksd *k = ksd_start(CFG_GUEST);
 	wait_taken(k, kbd, true);
-	struct treader *gk = open_vdev(k, "guest", "keyboard"); /* 60 s delay */
+	struct treader *gk = ksd_open_vdev(k, "guest", "keyboard"); /* 60 s delay */
 
 	tdev_key(kbd, KEY_R, 1);
 	usleep(800 * 1000); /* the source repeats every 10 ms meanwhile */
@@ -473,7 +450,7 @@ ITEST(autorepeat_is_not_doubled)
 	ITEST_ASSERT_MSG(dropped >= 10, "the source repeated only %lld times in 800 ms", dropped);
 
 	/* With a normal delay the guest keyboard repeats by itself. */
-	set_repeat(gk, 100, 50);
+	treader_set_repeat(gk, 100, 50);
 	tdev_key(kbd, KEY_R, 1);
 	ITEST_ASSERT_MSG(treader_wait_event(gk, EV_KEY, KEY_R, 2, T), "the guest keyboard did not repeat");
 	tdev_key(kbd, KEY_R, 0);
@@ -487,7 +464,7 @@ ITEST(absolute_device_gets_a_tablet)
 	struct tdev *tab = tdev_create_spec("tablet", "ABS_X:0:32767 ABS_Y:0:32767 BTN_TOUCH BTN_TOOL_PEN BTN_STYLUS INPUT_PROP_DIRECT");
 	struct ksd *k = ksd_start(CFG_GUEST);
 	wait_taken(k, tab, true);
-	struct treader *gt = open_vdev(k, "guest", "tablet");
+	struct treader *gt = ksd_open_vdev(k, "guest", "tablet");
 	TDEV_FRAME(tab, { EV_ABS, ABS_X, 16384 }, { EV_ABS, ABS_Y, 100 }, { EV_KEY, BTN_TOUCH, 1 });
 	TREADER_EXPECT(gt, T, { EV_ABS, ABS_X, 16384 }, { EV_ABS, ABS_Y, 100 }, { EV_KEY, BTN_LEFT, 1 },
 		       { EV_SYN, SYN_REPORT, 0 });

@@ -270,6 +270,11 @@ void treader_expect_silence_at(const char *file, int line, struct treader *r, in
 bool treader_wait_event(struct treader *r, unsigned type, unsigned code, int value, int timeout_ms);
 /* Discards everything queued. */
 void treader_drain(struct treader *r);
+/* Sets the device's autorepeat (EVIOCSREP) and consumes the EV_REP echo that
+ * the kernel holds back until the next SYN_REPORT (one is written here).
+ * 60000/60000 keeps autorepeat out of exact sequences: a held key would
+ * otherwise repeat on a virtual keyboard after 250 ms. */
+void treader_set_repeat(struct treader *r, unsigned delay, unsigned period);
 /* Writes evs[0..n) + SYN_REPORT to the node in one write() (e.g. EV_LED, as a
  * consumer sets a keyboard's LEDs). */
 void treader_write_frame(struct treader *r, const struct itest_ev *evs, size_t n);

@@ -312,3 +312,13 @@ char *ksd_vdev_node(struct ksd *k, const char *target, const char *kind)
 	ITEST_ASSERT_MSG(node != NULL, "no device named '%s'", name);
 	return node;
 }
+
+struct treader *ksd_open_vdev(struct ksd *k, const char *target, const char *kind)
+{
+	char *node = ksd_vdev_node(k, target, kind);
+	struct treader *r = treader_open(node, false);
+	free(node);
+	if (strcmp(kind, "keyboard") == 0)
+		treader_set_repeat(r, 60000, 60000);
+	return r;
+}

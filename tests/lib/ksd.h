@@ -50,5 +50,8 @@ int ksd_held(struct ksd *k, const char *target);
 long long ksd_counter(struct ksd *k, const char *name);
 /* The node of "kvmswitch TARGET KIND" (malloc'd), waiting for it. */
 char *ksd_vdev_node(struct ksd *k, const char *target, const char *kind);
+/* Opens "kvmswitch TARGET KIND" for reading (not grabbed); a keyboard gets
+ * autorepeat out of the way (treader_set_repeat 60000/60000). */
+struct treader *ksd_open_vdev(struct ksd *k, const char *target, const char *kind);
 
 #endif

@@ -266,3 +266,12 @@ void treader_write_frame(struct treader *r, const struct itest_ev *evs, size_t n
 	if (w != (ssize_t)size)
 		ITEST_FAIL("write to %s: %s", r->devnode, w < 0 ? strerror(errno) : "short write");
 }
+
+void treader_set_repeat(struct treader *r, unsigned delay, unsigned period)
+{
+	unsigned rep[2] = { delay, period };
+	ITEST_ASSERT_SYSCALL(ioctl(treader_fd(r), EVIOCSREP, rep));
+	treader_write_frame(r, NULL, 0);
+	ITEST_ASSERT(treader_wait_event(r, EV_REP, REP_PERIOD, (int)period, 5000));
+	ITEST_ASSERT(treader_wait_event(r, EV_SYN, SYN_REPORT, 0, 5000));
+}
