@@ -450,6 +450,28 @@ static void retries_run(struct daemon *d)
 
 /* ---- status ---- */
 
+/* "inputs": the devices taken, for status and list. */
+static void inputs_json(struct daemon *d, struct json *j)
+{
+	json_key(j, "inputs");
+	json_array_begin(j);
+	for (int i = 0; i < ROUTER_MAX_DEVICES; i++) {
+		if (!d->dev[i])
+			continue;
+		json_object_begin(j);
+		json_key(j, "node");
+		json_string(j, d->dev[i]->node);
+		json_key(j, "name");
+		json_string(j, d->dev[i]->name);
+		json_key(j, "grabbed");
+		json_bool(j, router_device_grabbed(d->router, i));
+		json_key(j, "pending");
+		json_bool(j, router_device_pending(d->router, i));
+		json_object_end(j);
+	}
+	json_array_end(j);
+}
+
 static void status_json(struct daemon *d, struct json *j)
 {
 	const struct router_stats *st = router_get_stats(d->router);
@@ -498,23 +520,7 @@ static void status_json(struct daemon *d, struct json *j)
 		json_object_end(j);
 	}
 	json_array_end(j);
-	json_key(j, "inputs");
-	json_array_begin(j);
-	for (int i = 0; i < ROUTER_MAX_DEVICES; i++) {
-		if (!d->dev[i])
-			continue;
-		json_object_begin(j);
-		json_key(j, "node");
-		json_string(j, d->dev[i]->node);
-		json_key(j, "name");
-		json_string(j, d->dev[i]->name);
-		json_key(j, "grabbed");
-		json_bool(j, router_device_grabbed(d->router, i));
-		json_key(j, "pending");
-		json_bool(j, router_device_pending(d->router, i));
-		json_object_end(j);
-	}
-	json_array_end(j);
+	inputs_json(d, j);
 	json_key(j, "counters");
 	json_object_begin(j);
 	json_key(j, "frames_in");
@@ -580,23 +586,7 @@ static void list_json(struct daemon *d, struct json *j)
 		}
 	}
 	json_array_end(j);
-	json_key(j, "inputs");
-	json_array_begin(j);
-	for (int i = 0; i < ROUTER_MAX_DEVICES; i++) {
-		if (!d->dev[i])
-			continue;
-		json_object_begin(j);
-		json_key(j, "node");
-		json_string(j, d->dev[i]->node);
-		json_key(j, "name");
-		json_string(j, d->dev[i]->name);
-		json_key(j, "grabbed");
-		json_bool(j, router_device_grabbed(d->router, i));
-		json_key(j, "pending");
-		json_bool(j, router_device_pending(d->router, i));
-		json_object_end(j);
-	}
-	json_array_end(j);
+	inputs_json(d, j);
 	json_object_end(j);
 }
 
