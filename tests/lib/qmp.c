@@ -126,6 +126,30 @@ static char *string_field(const char *line, const char *name)
 	return strndup(p, (size_t)(end - p));
 }
 
+/* A reply's kind, "return" or "error": its first key, or the one after
+ * "id" (QEMU writes a reply to a session that negotiated before, e.g. a
+ * second qmp_capabilities, as {"id": ..., "error": ...}). */
+static void reply_key(const char *line, char key[], size_t size)
+{
+	first_key(line, key, size);
+	if (strcmp(key, "id") != 0)
+		return;
+	const char *p = strstr(line, "\"id\"") + 4;
+	while (*p == ' ' || *p == ':')
+		p++;
+	if (*p++ != '"')
+		return;
+	while (*p && *p != '"')
+		p += *p == '\\' && p[1] ? 2 : 1;
+	if (*p == '"')
+		p++;
+	while (*p == ' ' || *p == ',')
+		p++;
+	char buf[256];
+	snprintf(buf, sizeof(buf), "{%s", p);
+	first_key(buf, key, size);
+}
+
 static bool is_event(const char *line)
 {
 	char key[32];
@@ -159,11 +183,8 @@ void qmp_reply_finish(struct qmp_reply *reply)
 	memset(reply, 0, sizeof(*reply));
 }
 
-/* Sends command and waits up to timeout_ms for its reply: 0 (return), -1
- * (error, described in *reply), or -2 on timeout if may_time_out, else the
- * test fails. */
-static int execute_v(struct qmp *q, struct qmp_reply *reply, int timeout_ms, bool may_time_out,
-		     const char *command, const char *args_fmt, va_list ap)
+static int execute_v(struct qmp *q, struct qmp_reply *reply, const char *command,
+		     const char *args_fmt, va_list ap)
 {
 	char id[64], quoted_id[80];
 	snprintf(id, sizeof(id), "itest-%d-%u", (int)getpid(), ++q->next_id);
@@ -175,22 +196,17 @@ static int execute_v(struct qmp *q, struct qmp_reply *reply, int timeout_ms, boo
 		     args ? ", \"arguments\": {" : "", args ? args : "", args ? "}" : "", id) < 0)
 		ITEST_FAIL("out of memory");
 	write_all(q, msg);
-	int64_t deadline = itest_now_ms() + timeout_ms;
+	int64_t deadline = itest_now_ms() + QMP_TIMEOUT_MS;
 	for (;;) {
 		char *line = read_line(q, deadline);
-		if (!line && may_time_out) {
-			free(args);
-			free(msg);
-			return -2;
-		}
 		if (!line)
-			ITEST_FAIL("QMP %s: no reply to %s within %d ms", q->path, msg, timeout_ms);
+			ITEST_FAIL("QMP %s: no reply to %s within %d ms", q->path, msg, QMP_TIMEOUT_MS);
 		if (is_event(line)) {
 			keep_event(q, line);
 			continue;
 		}
 		char key[32];
-		first_key(line, key, sizeof(key));
+		reply_key(line, key, sizeof(key));
 		bool ours = strstr(line, quoted_id) != NULL;
 		if (!ours || (strcmp(key, "return") != 0 && strcmp(key, "error") != 0)) {
 			free(line); /* the greeting, or the reply to someone else */
@@ -217,16 +233,7 @@ int qmp_execute(struct qmp *q, struct qmp_reply *reply, const char *command,
 {
 	va_list ap;
 	va_start(ap, args_fmt);
-	int rc = execute_v(q, reply, QMP_TIMEOUT_MS, false, command, args_fmt, ap);
-	va_end(ap);
-	return rc;
-}
-
-static int execute_try(struct qmp *q, struct qmp_reply *reply, int timeout_ms, const char *command, ...)
-{
-	va_list ap;
-	va_start(ap, command);
-	int rc = execute_v(q, reply, timeout_ms, true, command, NULL, ap);
+	int rc = execute_v(q, reply, command, args_fmt, ap);
 	va_end(ap);
 	return rc;
 }
@@ -238,21 +245,9 @@ static void negotiate(struct qmp *q)
 	char *line;
 	while ((line = read_line(q, itest_now_ms() + 50)))
 		free(line);
-	/* Seen once in a full run: the first request on a freshly reopened
-	 * virtio port got no reply at all (the outer QEMU never saw it, or its
-	 * reply never came through the port). A request that is lost is sent
-	 * again; one that keeps going unanswered still fails the test. */
-	struct qmp_reply r = {0};
-	int rc = -2;
-	for (int attempt = 1; attempt <= 3 && rc == -2; attempt++) {
-		rc = execute_try(q, &r, QMP_TIMEOUT_MS / 3, "qmp_capabilities");
-		if (rc == -2)
-			itest_log("QMP %s: no reply to qmp_capabilities within %d ms (attempt %d of 3)",
-				  q->path, QMP_TIMEOUT_MS / 3, attempt);
-	}
-	if (rc == -2)
-		ITEST_FAIL("QMP %s: no reply to qmp_capabilities in 3 attempts", q->path);
-	if (rc < 0 && !(r.error_class && strcmp(r.error_class, "CommandNotFound") == 0))
+	struct qmp_reply r;
+	if (qmp_execute(q, &r, "qmp_capabilities", NULL) < 0 &&
+	    !(r.error_class && strcmp(r.error_class, "CommandNotFound") == 0))
 		ITEST_FAIL("QMP %s: qmp_capabilities failed: %s", q->path, r.raw);
 	qmp_reply_finish(&r);
 }
