@@ -434,6 +434,27 @@ static char *stage_install(void)
 	return dest;
 }
 
+static void remove_tree(void *path)
+{
+	const char *const argv[] = { "rm", "-rf", path, NULL };
+	run(argv, NULL, NULL, NULL, 60000);
+	free(path);
+}
+
+/* A staged install for units that systemd starts: not under /tmp, which
+ * the system unit's PrivateTmp=yes hides from the daemon (where the test VM
+ * can apply it) as it would hide any binary there. */
+static char *stage_install_for_units(void)
+{
+	char tmpl[] = "/var/lib/kvmswitch-itest.XXXXXX";
+	ITEST_ASSERT_NOT_NULL(mkdtemp(tmpl));
+	char *dest = strdup(tmpl);
+	ITEST_ASSERT_NOT_NULL(dest);
+	itest_defer(remove_tree, strdup(dest));
+	make_stage(dest, "install");
+	return dest;
+}
+
 static const struct {
 	const char *path;
 	unsigned mode;
@@ -1268,7 +1289,7 @@ static void write_text(const char *path, const char *text)
 ITEST_TIMEOUT(systemd_user_unit_restarts_keep_guest_device, 600)
 {
 	struct sysd *s = sysd_start();
-	char *dest = stage_install();
+	char *dest = stage_install_for_units();
 	char staged[PATH_MAX + 64], cfg[PATH_MAX], sock[PATH_MAX];
 	snprintf(staged, sizeof(staged), "%s/usr/lib/systemd/user/kvmswitch.service", dest);
 	snprintf(cfg, sizeof(cfg), "%s/.config/kvmswitch/kvmswitch.conf", getenv("HOME"));
@@ -1344,7 +1365,7 @@ ITEST_TIMEOUT(systemd_user_unit_restarts_keep_guest_device, 600)
 ITEST_TIMEOUT(systemd_system_unit_sandbox_works, 600)
 {
 	struct sysd *s = sysd_start();
-	char *dest = stage_install();
+	char *dest = stage_install_for_units();
 	char staged[PATH_MAX + 64], sock[PATH_MAX];
 	snprintf(staged, sizeof(staged), "%s/usr/lib/systemd/system/kvmswitch.service", dest);
 	snprintf(sock, sizeof(sock), "%s/kvmswitch/kvmswitch.sock", getenv("XDG_RUNTIME_DIR"));
