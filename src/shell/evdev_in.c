@@ -144,6 +144,15 @@ static void track_state(struct evdev_in *d, const struct input_event *ev, size_t
 	}
 }
 
+/* Frames to the sink, their state into libevdev's. */
+static void pass(struct evdev_in *d, const struct evdev_in_sink *sink, const struct input_event *ev, size_t n)
+{
+	if (!n)
+		return;
+	track_state(d, ev, n);
+	sink->frames(sink->data, ev, n);
+}
+
 /* After SYN_DROPPED: libevdev drains what is queued, asks the kernel for the
  * real state and yields the difference as frames, which go to the sink. */
 static int resync(struct evdev_in *d, const struct evdev_in_sink *sink)
@@ -188,12 +197,20 @@ int evdev_in_read(struct evdev_in *d, const struct evdev_in_sink *sink)
 	for (size_t i = d->n; i < end; i++) {
 		if (d->buf[i].type == EV_SYN && d->buf[i].code == SYN_DROPPED) {
 			/* The complete frames before it stand; the partial one
-			 * and everything after it are void. */
-			size_t done = complete(d->buf, i);
-			if (done) {
-				track_state(d, d->buf, done);
-				sink->frames(sink->data, d->buf, done);
-			}
+			 * is void, and so is the frame the kernel was queueing
+			 * at the drop, up to the next SYN_REPORT. */
+			pass(d, sink, d->buf, complete(d->buf, i));
+			size_t j = i + 1;
+			while (j < end && !(d->buf[j].type == EV_SYN && d->buf[j].code == SYN_REPORT))
+				j++;
+			/* The complete frames after that are newer than the drop:
+			 * they stand too (a fast mouse's motion is not thrown
+			 * away), and libevdev's resync then only adds what the
+			 * kernel's state says was lost; libevdev would drain and
+			 * discard them. (One drop per read: a second overflow
+			 * before the read replaces the first.) */
+			if (j < end)
+				pass(d, sink, d->buf + j + 1, complete(d->buf + j + 1, end - j - 1));
 			d->n = 0;
 			return resync(d, sink);
 		}
@@ -203,8 +220,7 @@ int evdev_in_read(struct evdev_in *d, const struct evdev_in_sink *sink)
 	if (done == 0 && end == READ_MAX)
 		done = end; /* a frame longer than the buffer: pass it in pieces */
 	if (done) {
-		track_state(d, d->buf, done);
-		sink->frames(sink->data, d->buf, done);
+		pass(d, sink, d->buf, done);
 		memmove(d->buf, d->buf + done, (end - done) * sizeof(d->buf[0]));
 	}
 	d->n = end - done;
