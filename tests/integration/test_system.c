@@ -441,9 +441,9 @@ static void remove_tree(void *path)
 	free(path);
 }
 
-/* A staged install for units that systemd starts: not under /tmp, which
- * the system unit's PrivateTmp=yes hides from the daemon (where the test VM
- * can apply it) as it would hide any binary there. */
+/* A staged install for units that systemd starts, which run its binary:
+ * not under /tmp, which the system unit's PrivateTmp=yes hides from the
+ * daemon (where the test VM can apply it: a checkout under /tmp). */
 static char *stage_install_for_units(void)
 {
 	char tmpl[] = "/var/lib/kvmswitch-itest.XXXXXX";
@@ -1137,11 +1137,12 @@ static struct sysd *sysd_start(void)
 /* Installs a staged unit into the manager, ExecStart and ExecReload on the
  * built binary, and a drop-in sending its output to a file (the VM has no
  * journal). Returns that file's path (malloc'd). */
-static char *sysd_add_unit(struct sysd *s, const char *staged, const char *name)
+static char *sysd_add_unit(struct sysd *s, const char *dest, const char *staged, const char *name)
 {
-	char to[PATH_MAX + 64], bin[PATH_MAX + 16];
+	/* The unit runs the staged install's copy of the build's binary. */
+	char to[PATH_MAX + 64], bin[PATH_MAX + 32];
 	snprintf(to, sizeof(to), "%s/%s", s->unitdir, name);
-	snprintf(bin, sizeof(bin), "%s/kvmswitch", build_dir());
+	snprintf(bin, sizeof(bin), "%s/usr/bin/kvmswitch", dest);
 	char *text = itest_read_file(staged, NULL);
 	ITEST_ASSERT_NOT_NULL(text);
 	FILE *f = fopen(to, "we");
@@ -1295,7 +1296,7 @@ ITEST_TIMEOUT(systemd_user_unit_restarts_keep_guest_device, 600)
 	snprintf(cfg, sizeof(cfg), "%s/.config/kvmswitch/kvmswitch.conf", getenv("HOME"));
 	snprintf(sock, sizeof(sock), "%s/kvmswitch.sock", getenv("XDG_RUNTIME_DIR"));
 	write_text(cfg, SYSD_CFG);
-	char *unitlog = sysd_add_unit(s, staged, "kvmswitch.service");
+	char *unitlog = sysd_add_unit(s, dest, staged, "kvmswitch.service");
 	struct tdev *kbd = tdev_create(TDEV_KEYBOARD, "sysd-kbd");
 
 	/* Type=notify: start returns once READY=1 came. */
@@ -1371,7 +1372,7 @@ ITEST_TIMEOUT(systemd_system_unit_sandbox_works, 600)
 	snprintf(sock, sizeof(sock), "%s/kvmswitch/kvmswitch.sock", getenv("XDG_RUNTIME_DIR"));
 	write_text("/etc/kvmswitch/kvmswitch.conf", SYSD_CFG);
 	sysd_vm_quirks(s, "kvmswitch-system.service");
-	free(sysd_add_unit(s, staged, "kvmswitch-system.service"));
+	free(sysd_add_unit(s, dest, staged, "kvmswitch-system.service"));
 	struct tdev *kbd = tdev_create(TDEV_KEYBOARD, "sysd-kbd");
 
 	ITEST_ASSERT_EQ_INT(SYSTEMCTL("start", "kvmswitch-system.service"), 0);
