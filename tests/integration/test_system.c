@@ -33,29 +33,6 @@
 
 /* ---- helpers: the source tree, commands, files ---- */
 
-/* The source tree: $KVMSWITCH_SRC, the current directory (tests/check runs
- * from the top), or the build directory's parent. */
-static const char *src_dir(void)
-{
-	static char dir[PATH_MAX];
-	if (dir[0])
-		return dir;
-	const char *b = getenv("KVMSWITCH_BUILD");
-	char build[PATH_MAX], parent[PATH_MAX] = "";
-	if (realpath(b && *b ? b : "build", build))
-		snprintf(parent, sizeof(parent), "%s", dirname(build));
-	const char *cands[] = { getenv("KVMSWITCH_SRC"), ".", parent };
-	for (size_t i = 0; i < sizeof(cands) / sizeof(cands[0]); i++) {
-		char probe[PATH_MAX + 64];
-		if (!cands[i] || !*cands[i])
-			continue;
-		snprintf(probe, sizeof(probe), "%s/udev/" RULES_NAME, cands[i]);
-		if (access(probe, R_OK) == 0 && realpath(cands[i], dir))
-			return dir;
-	}
-	ITEST_FAIL("cannot find the source tree (udev/" RULES_NAME "); set KVMSWITCH_SRC");
-}
-
 static const char *build_dir(void)
 {
 	static char dir[PATH_MAX];
@@ -133,7 +110,7 @@ static void rules_install(const char *name)
 	if (!in_vm())
 		itest_skip("installs udev rules into " RULES_DIR ": runs only in the test VM");
 	char from[PATH_MAX + 64], *to;
-	snprintf(from, sizeof(from), "%s/udev/%s", src_dir(), name);
+	snprintf(from, sizeof(from), "%s/udev/%s", itest_src_dir(), name);
 	if (asprintf(&to, RULES_DIR "/%s", name) < 0)
 		ITEST_FAIL("out of memory");
 	mkdir(RULES_DIR, 0755);
@@ -423,8 +400,27 @@ static void make_stage(const char *dest, const char *target)
 	snprintf(man5, sizeof(man5), "%s/man/kvmswitch.conf.5", build_dir());
 	ITEST_ASSERT_MSG(access(man1, R_OK) == 0 && access(man5, R_OK) == 0, "no man pages in %s (run make tests)",
 			 build_dir());
-	RUN_OK("make", "-s", "-C", src_dir(), "-o", bin, "-o", man1, "-o", man5, bflag, dflag, "PREFIX=/usr",
+	RUN_OK("make", "-s", "-C", itest_src_dir(), "-o", bin, "-o", man1, "-o", man5, bflag, dflag, "PREFIX=/usr",
 	       "UDEVDIR=/usr/lib/udev", target);
+}
+
+/* Copies a staged unit file, with its /usr/bin/kvmswitch pointing at bin. */
+static void copy_unit(const char *from, const char *to, const char *bin)
+{
+	char *text = itest_read_file(from, NULL);
+	ITEST_ASSERT_NOT_NULL(text);
+	FILE *f = fopen(to, "we");
+	ITEST_ASSERT_NOT_NULL(f);
+	for (char *p = text, *hit; *p; p = hit + strlen("/usr/bin/kvmswitch")) {
+		hit = strstr(p, "/usr/bin/kvmswitch");
+		if (!hit) {
+			fputs(p, f);
+			break;
+		}
+		fprintf(f, "%.*s%s", (int)(hit - p), p, bin);
+	}
+	fclose(f);
+	free(text);
 }
 
 static char *stage_install(void)
@@ -502,7 +498,7 @@ ITEST_TIMEOUT(staged_install_has_every_file_and_uninstall_removes_them, 300)
 	}
 	/* Every docs/NAME.md is installed (the lead's and the other helpers' too). */
 	char docs[PATH_MAX + 8];
-	snprintf(docs, sizeof(docs), "%s/docs", src_dir());
+	snprintf(docs, sizeof(docs), "%s/docs", itest_src_dir());
 	DIR *dir = opendir(docs);
 	ITEST_ASSERT_NOT_NULL(dir);
 	for (struct dirent *e; (e = readdir(dir));) {
@@ -580,20 +576,7 @@ ITEST_TIMEOUT(units_verify_clean, 300)
 		snprintf(to, sizeof(to), "%s/kvmswitch.service", dir);
 		snprintf(bin, sizeof(bin), "%s/usr/bin/kvmswitch", dest);
 		ITEST_ASSERT_SYSCALL(mkdir(dir, 0755));
-		char *text = itest_read_file(from, NULL);
-		ITEST_ASSERT_NOT_NULL(text);
-		FILE *f = fopen(to, "we");
-		ITEST_ASSERT_NOT_NULL(f);
-		for (char *p = text, *hit; *p; p = hit + strlen("/usr/bin/kvmswitch")) {
-			hit = strstr(p, "/usr/bin/kvmswitch");
-			if (!hit) {
-				fputs(p, f);
-				break;
-			}
-			fprintf(f, "%.*s%s", (int)(hit - p), p, bin);
-		}
-		fclose(f);
-		free(text);
+		copy_unit(from, to, bin);
 		const char *const argv[] = { "systemd-analyze", units[i].user ? "--user" : "--system", "verify", to,
 					     NULL };
 		const char *const env[] = { manpath, rt, "SYSTEMD_LOG_LEVEL=notice", NULL };
@@ -1143,20 +1126,7 @@ static char *sysd_add_unit(struct sysd *s, const char *dest, const char *staged,
 	char to[PATH_MAX + 64], bin[PATH_MAX + 32];
 	snprintf(to, sizeof(to), "%s/%s", s->unitdir, name);
 	snprintf(bin, sizeof(bin), "%s/usr/bin/kvmswitch", dest);
-	char *text = itest_read_file(staged, NULL);
-	ITEST_ASSERT_NOT_NULL(text);
-	FILE *f = fopen(to, "we");
-	ITEST_ASSERT_NOT_NULL(f);
-	for (char *p = text, *hit; *p; p = hit + strlen("/usr/bin/kvmswitch")) {
-		hit = strstr(p, "/usr/bin/kvmswitch");
-		if (!hit) {
-			fputs(p, f);
-			break;
-		}
-		fprintf(f, "%.*s%s", (int)(hit - p), p, bin);
-	}
-	fclose(f);
-	free(text);
+	copy_unit(staged, to, bin);
 	char dropin[PATH_MAX + 96], text2[PATH_MAX + 96];
 	char *log = itest_tmpfile(name);
 	snprintf(dropin, sizeof(dropin), "%s/%s.d/test-log.conf", s->unitdir, name);

@@ -53,34 +53,11 @@ static void need_usb_vm(void)
 		itest_skip("needs the test VM with its USB devices (tests/vm/run --usb): it runs libvirtd there");
 }
 
-/* The source tree: $KVMSWITCH_SRC, the current directory (tests/check runs
- * from the top), or the build directory's parent. */
-static const char *src_dir(void)
-{
-	static char dir[PATH_MAX];
-	if (dir[0])
-		return dir;
-	const char *b = getenv("KVMSWITCH_BUILD");
-	char build[PATH_MAX], parent[PATH_MAX] = "";
-	if (realpath(b && *b ? b : "build", build))
-		snprintf(parent, sizeof(parent), "%s", dirname(build));
-	const char *cands[] = { getenv("KVMSWITCH_SRC"), ".", parent };
-	for (size_t i = 0; i < sizeof(cands) / sizeof(cands[0]); i++) {
-		char probe[PATH_MAX + 64];
-		if (!cands[i] || !*cands[i])
-			continue;
-		snprintf(probe, sizeof(probe), "%s/tests/vm/libvirt-setup.sh", cands[i]);
-		if (access(probe, X_OK) == 0 && realpath(cands[i], dir))
-			return dir;
-	}
-	ITEST_FAIL("cannot find the source tree (tests/vm/libvirt-setup.sh); set KVMSWITCH_SRC");
-}
-
 /* Runs tests/vm/libvirt-setup.sh [arg]; fails the case unless it succeeds. */
 static void libvirt_setup(const char *arg)
 {
 	char script[PATH_MAX + 64], cache[PATH_MAX + 64], build[PATH_MAX];
-	snprintf(script, sizeof(script), "%s/tests/vm/libvirt-setup.sh", src_dir());
+	snprintf(script, sizeof(script), "%s/tests/vm/libvirt-setup.sh", itest_src_dir());
 	const char *b = getenv("KVMSWITCH_BUILD");
 	if (!realpath(b && *b ? b : "build", build))
 		snprintf(build, sizeof(build), "/tmp");
@@ -786,7 +763,7 @@ static void rules_remove(void *data)
 static bool rules_install(void)
 {
 	char from[PATH_MAX + 64];
-	snprintf(from, sizeof(from), "%s/udev/71-kvmswitch.rules", src_dir());
+	snprintf(from, sizeof(from), "%s/udev/71-kvmswitch.rules", itest_src_dir());
 	size_t len;
 	char *text = itest_read_file(from, &len);
 	if (!text)

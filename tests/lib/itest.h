@@ -62,6 +62,10 @@ __attribute__((noreturn, format(printf, 3, 4))) void itest_fail_at(const char *f
 __attribute__((noreturn, format(printf, 1, 2))) void itest_skip(const char *fmt, ...);
 /* Prints a diagnostic line ("# ..." on stderr). */
 __attribute__((format(printf, 1, 2))) void itest_log(const char *fmt, ...);
+/* The source tree (absolute): $KVMSWITCH_SRC, the current directory
+ * (tests/check runs from the top), or the build directory's parent; the
+ * one holding tests/lib/itest.h. Fails the case if there is none. */
+const char *itest_src_dir(void);
 
 /* True once the running case has failed (e.g. in an itest_defer cleanup, to
  * dump logs only then). */

@@ -4,6 +4,8 @@
 #include <fcntl.h>
 #include <fnmatch.h>
 #include <ftw.h>
+#include <libgen.h>
+#include <limits.h>
 #include <poll.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -533,4 +535,25 @@ int main(int argc, char **argv)
 	free(sorted);
 	free(pat);
 	return failed ? 1 : 0;
+}
+
+const char *itest_src_dir(void)
+{
+	static char dir[PATH_MAX];
+	if (dir[0])
+		return dir;
+	const char *b = getenv("KVMSWITCH_BUILD");
+	char build[PATH_MAX], parent[PATH_MAX] = "";
+	if (realpath(b && *b ? b : "build", build))
+		snprintf(parent, sizeof(parent), "%s", dirname(build));
+	const char *cands[] = { getenv("KVMSWITCH_SRC"), ".", parent };
+	for (size_t i = 0; i < sizeof(cands) / sizeof(cands[0]); i++) {
+		char probe[PATH_MAX + 64];
+		if (!cands[i] || !*cands[i])
+			continue;
+		snprintf(probe, sizeof(probe), "%s/tests/lib/itest.h", cands[i]);
+		if (access(probe, R_OK) == 0 && realpath(cands[i], dir))
+			return dir;
+	}
+	ITEST_FAIL("cannot find the source tree (tests/lib/itest.h); set KVMSWITCH_SRC");
 }
