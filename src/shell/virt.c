@@ -1222,6 +1222,25 @@ static void explain_attach(const char *what, const char *domain, const struct pc
  * listed id (each must match at least one), then the PCI controllers. On
  * failure, what this call attached is detached again. Returns 0 or -errno
  * with text. */
+/* Tracks and live-attaches one USB device or controller: 0, or -ENOMEM or
+ * -EIO with the reason in text (then it is not tracked). */
+static int attach_one(struct worker *w, const struct wtarget *wt, struct wconn *c, virDomainPtr d,
+		      const struct found *usb, const struct pci_addr *pci, const char *what, char *text, size_t len)
+{
+	struct attachment *a = track(w, wt, c, usb, pci);
+	if (!a) {
+		snprintf(text, len, "too many devices attached");
+		return -ENOMEM;
+	}
+	virResetLastError();
+	if (virDomainAttachDeviceFlags(d, a->xml, VIR_DOMAIN_AFFECT_LIVE) < 0) {
+		explain_attach(what, wt->domain, pci, text, len);
+		w->n_att--; /* not attached */
+		return -EIO;
+	}
+	return 0;
+}
+
 static int attach_target(struct virt *v, int t, char *text, size_t len)
 {
 	struct worker *w = &v->w;
@@ -1289,20 +1308,8 @@ static int attach_target(struct virt *v, int t, char *text, size_t len)
 			rc = -EBUSY;
 			break;
 		}
-		struct attachment *a = track(w, wt, c, f, NULL);
-		if (!a) {
-			snprintf(text, len, "too many devices attached");
-			rc = -ENOMEM;
-			break;
-		}
-		virResetLastError();
-		if (virDomainAttachDeviceFlags(d, a->xml, VIR_DOMAIN_AFFECT_LIVE) < 0) {
-			explain_attach(what, wt->domain, NULL, text, len);
-			w->n_att--; /* not attached */
-			rc = -EIO;
-			break;
-		}
-		n_usb++;
+		rc = attach_one(w, wt, c, d, f, NULL, what, text, len);
+		n_usb += rc == 0;
 	}
 	for (size_t i = 0; i < wt->n_pci && rc == 0; i++) {
 		const struct pci_addr *pa = &wt->pci[i];
@@ -1327,20 +1334,8 @@ static int attach_target(struct virt *v, int t, char *text, size_t len)
 		if (read_attr(dir, "class", cls, sizeof(cls)) == 0 && strncmp(cls, "0x0c03", 6) != 0)
 			log_warn("target '%s': %s is not a USB controller (class %s); attaching it anyway", wt->name, what,
 				 cls);
-		struct attachment *a = track(w, wt, c, NULL, pa);
-		if (!a) {
-			snprintf(text, len, "too many devices attached");
-			rc = -ENOMEM;
-			break;
-		}
-		virResetLastError();
-		if (virDomainAttachDeviceFlags(d, a->xml, VIR_DOMAIN_AFFECT_LIVE) < 0) {
-			explain_attach(what, wt->domain, pa, text, len);
-			w->n_att--;
-			rc = -EIO;
-			break;
-		}
-		n_pci++;
+		rc = attach_one(w, wt, c, d, NULL, pa, what, text, len);
+		n_pci += rc == 0;
 	}
 	virDomainFree(d);
 	if (rc < 0) {
