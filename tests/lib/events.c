@@ -1,8 +1,11 @@
 /* Event lists without timestamps: formatting and comparison with a diff. */
+#include <errno.h>
 #include <libevdev/libevdev.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "internal.h"
 #include "itest.h"
 
 const char *itest_ev_format(const struct itest_ev *ev, char *buf, size_t size)
@@ -57,4 +60,28 @@ void itest_ev_assert_equal_at(const char *file, int line, const struct itest_ev 
 		itest_ev_format(&got[first_diff], b, sizeof(b));
 	itest_fail_at(file, line, "%s: event #%zu: want %s, got %s (%zu wanted, %zu got)", what,
 		      first_diff, a, b, n_want, n_got);
+}
+
+void itest_write_frame(int fd, const char *what, const struct itest_ev *evs, size_t n)
+{
+	struct input_event buf[64];
+	if (n + 1 > sizeof(buf) / sizeof(buf[0]))
+		ITEST_FAIL("%s: %zu events in one frame is too many", what, n);
+	memset(buf, 0, sizeof(buf));
+	for (size_t i = 0; i < n; i++) {
+		buf[i].type = evs[i].type;
+		buf[i].code = evs[i].code;
+		buf[i].value = evs[i].value;
+	}
+	buf[n].type = EV_SYN;
+	buf[n].code = SYN_REPORT;
+	size_t size = (n + 1) * sizeof(buf[0]);
+	ssize_t w;
+	do
+		w = write(fd, buf, size);
+	while (w < 0 && errno == EINTR);
+	if (w < 0)
+		ITEST_FAIL("write to %s: %s", what, strerror(errno));
+	if ((size_t)w != size)
+		ITEST_FAIL("short write to %s: %zd of %zu bytes", what, w, size);
 }

@@ -4,6 +4,7 @@
 
 #include <libudev.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 /* The process's udev context (created on first use). */
@@ -16,6 +17,10 @@ struct udev_monitor *itest_udev_monitor_new(void);
  * deadline_ms (itest_now_ms) passes. */
 struct udev_device *itest_udev_monitor_wait(struct udev_monitor *mon, const char *action,
 					    const char *syspath, bool prefix, int64_t deadline_ms);
+/* Writes evs[0..n) + SYN_REPORT to fd in one write(); fails the case on
+ * error, naming the device as `what`. */
+struct itest_ev;
+void itest_write_frame(int fd, const char *what, const struct itest_ev *evs, size_t n);
 /* Milliseconds from now until deadline, clamped to [0, INT_MAX]. */
 int itest_ms_left(int64_t deadline_ms);
 

@@ -250,21 +250,7 @@ void treader_drain(struct treader *r)
 
 void treader_write_frame(struct treader *r, const struct itest_ev *evs, size_t n)
 {
-	struct input_event buf[64];
-	if (n + 1 > sizeof(buf) / sizeof(buf[0]))
-		ITEST_FAIL("treader_write_frame: %zu events is too many", n);
-	memset(buf, 0, sizeof(buf));
-	for (size_t i = 0; i < n; i++) {
-		buf[i].type = evs[i].type;
-		buf[i].code = evs[i].code;
-		buf[i].value = evs[i].value;
-	}
-	buf[n].type = EV_SYN;
-	buf[n].code = SYN_REPORT;
-	size_t size = (n + 1) * sizeof(buf[0]);
-	ssize_t w = write(r->fd, buf, size);
-	if (w != (ssize_t)size)
-		ITEST_FAIL("write to %s: %s", r->devnode, w < 0 ? strerror(errno) : "short write");
+	itest_write_frame(r->fd, r->devnode, evs, n);
 }
 
 void treader_set_repeat(struct treader *r, unsigned delay, unsigned period)

@@ -228,26 +228,9 @@ int tdev_fd(const struct tdev *d) { return libevdev_uinput_get_fd(d->ui); }
 
 void tdev_write_frame(struct tdev *d, const struct itest_ev *evs, size_t n)
 {
-	struct input_event buf[64];
-	if (n + 1 > sizeof(buf) / sizeof(buf[0]))
-		ITEST_FAIL("tdev_write_frame: %zu events in one frame is too many", n);
-	memset(buf, 0, sizeof(buf));
-	for (size_t i = 0; i < n; i++) {
-		buf[i].type = evs[i].type;
-		buf[i].code = evs[i].code;
-		buf[i].value = evs[i].value;
-	}
-	buf[n].type = EV_SYN;
-	buf[n].code = SYN_REPORT;
-	size_t size = (n + 1) * sizeof(buf[0]);
-	ssize_t w;
-	do
-		w = write(tdev_fd(d), buf, size);
-	while (w < 0 && errno == EINTR);
-	if (w < 0)
-		ITEST_FAIL("write to uinput device '%s': %s", d->name, strerror(errno));
-	if ((size_t)w != size)
-		ITEST_FAIL("short write to uinput device '%s': %zd of %zu bytes", d->name, w, size);
+	char what[160];
+	snprintf(what, sizeof(what), "uinput device '%s'", d->name);
+	itest_write_frame(tdev_fd(d), what, evs, n);
 }
 
 void tdev_key(struct tdev *d, unsigned code, int value)
