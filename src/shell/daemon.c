@@ -246,10 +246,17 @@ static void out_leds(void *data, int i, uint32_t leds)
 
 /* A target that should have virtual devices but has none (creation failed,
  * e.g. after a reload), or NULL. */
+/* Target t should have a keyboard and a pointer but lacks one (uinput
+ * failed at start or on reload). */
+static bool target_lacks_vdevs(const struct daemon *d, int t)
+{
+	return target_has_vdevs(d->cfg, t) && (!d->vd[t][VK_KEYBOARD] || !d->vd[t][VK_POINTER]);
+}
+
 static const char *target_without_vdevs(struct daemon *d)
 {
 	for (size_t t = 0; t < d->cfg->n_target; t++)
-		if (target_has_vdevs(d->cfg, (int)t) && (!d->vd[t][VK_KEYBOARD] || !d->vd[t][VK_POINTER]))
+		if (target_lacks_vdevs(d, (int)t))
 			return d->cfg->target[t].name;
 	return NULL;
 }
@@ -257,7 +264,7 @@ static const char *target_without_vdevs(struct daemon *d)
 static int out_prepare(void *data, int from, int to)
 {
 	struct daemon *d = data;
-	if (target_has_vdevs(d->cfg, to) && (!d->vd[to][VK_KEYBOARD] || !d->vd[to][VK_POINTER]))
+	if (target_lacks_vdevs(d, to))
 		return -ENODEV;
 	return d->virt ? virt_prepare(d->virt, from, to) : 0;
 }
