@@ -111,6 +111,10 @@ void config_map_targets(const struct config *prev, const struct config *next, in
 int config_target_index(const struct config *cfg, const char *name);
 /* Index of the host target (there is always exactly one). */
 int config_host_index(const struct config *cfg);
+/* Does target t receive events through kvmswitch's virtual devices while it
+ * is active (a VM target, the host in virtual mode)? Else the host reads
+ * the physical devices itself (native host, usb target). */
+bool config_target_forwards(const struct config *cfg, int t);
 
 const char *target_type_name(enum target_type t);
 

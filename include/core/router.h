@@ -24,13 +24,35 @@ enum switch_reason {
 
 const char *switch_reason_name(enum switch_reason why);
 
+/* What the shell learned about a grab change of a physical device. Which
+ * readers got a frame is the kernel's decision, made as it queued the frame:
+ * the shell finds the instant of the change on the kernel's own clock, so
+ * the router can tell from a frame's stamp who else read it
+ * (docs/DESIGN.md, "Who owns an event at a grab change"). */
+struct router_grab {
+	/* Frames stamped before it (µs, CLOCK_MONOTONIC) were read under the
+	 * old grab state, frames stamped at or after it under the new one. */
+	int64_t at_us;
+	/* A grab the shell took back at once because a key was down on the
+	 * device by then (the host may have read its press, so it must read
+	 * the release): ungrabbed again at undone_us. */
+	bool undone;
+	int64_t undone_us;
+	/* No frame of the device was waiting to be read at the change: older
+	 * changes no longer decide anything. */
+	bool queue_empty;
+};
+
 struct router_output {
 	void *data;
-	/* One frame (ending in SYN_REPORT) for one virtual device of a target. */
+	/* One frame (ending in SYN_REPORT) for one virtual device of a target.
+	 * Every event carries the kernel timestamp of the source frame that
+	 * caused it (0 for releases the router makes itself, e.g. at a switch). */
 	void (*emit)(void *data, int target, enum vkind kind, const struct input_event *ev,
 		     size_t n);
-	/* Grab (EVIOCGRAB) or release a physical device. Returns 0 or -errno. */
-	int (*grab)(void *data, int dev, bool on);
+	/* Grab (EVIOCGRAB) or release a physical device and fill in `res`.
+	 * Returns 0 or -errno. */
+	int (*grab)(void *data, int dev, bool on, struct router_grab *res);
 	/* Show `leds` (bit i = LED code i) on physical keyboard `dev`, or on all
 	 * of them when dev is -1. */
 	void (*leds)(void *data, int dev, uint32_t leds);
@@ -39,6 +61,13 @@ struct router_output {
 	int (*prepare)(void *data, int from, int to);
 	/* The active target changed (also called for the start target). */
 	void (*switched)(void *data, int from, int to, enum switch_reason why);
+	/* Optional: the host read the press of key `code` of device `dev`, but
+	 * its release came after a grab and only kvmswitch read it. The device
+	 * is not grabbed any more when this is called: give the host that
+	 * release (the shell writes a press and a release of `code` into the
+	 * device, which the kernel hands to every reader; a reader that holds
+	 * the key ignores the press and takes the release). */
+	void (*host_release)(void *data, int dev, unsigned code);
 };
 
 struct router_device_info {
@@ -55,6 +84,8 @@ struct router_stats {
 	uint64_t dropped;       /* events not forwarded (repeats, swallowed keys, host) */
 	uint64_t switches;
 	uint64_t resyncs;
+	uint64_t host_read; /* frames the host read itself (not grabbed when queued) */
+	uint64_t retracts;  /* grabs given back because the host held a key */
 };
 
 struct router;
@@ -79,12 +110,23 @@ int router_device_add(struct router *r, int dev, const struct router_device_info
 		      uint64_t now_ms);
 void router_device_remove(struct router *r, int dev, uint64_t now_ms);
 
-/* Events from a physical device, one or more whole frames. */
+/* Events from a physical device as one read() returned them: one or more
+ * whole frames, stamped by the kernel (CLOCK_MONOTONIC). Each frame belongs
+ * to whoever read it when the kernel queued it: the host (the device was not
+ * grabbed) or kvmswitch alone, whose frames always reach a target. A grab
+ * change the batch allows happens after the whole batch. */
 void router_feed(struct router *r, int dev, const struct input_event *ev, size_t n,
 		 uint64_t now_ms);
-/* The device's kernel buffer overflowed (SYN_DROPPED); the shell discards the
- * partial frame and feeds the resynced state next. */
+/* The device's kernel buffer overflowed (SYN_DROPPED): call it when the
+ * drop is met, before the frames read after it. */
 void router_note_resync(struct router *r, int dev);
+/* Then the resync: the difference between what was read and the device's
+ * state, as libevdev yields it, stamped with the time that state was read.
+ * A press found there happened at an unknown moment since the drop: if a
+ * grab change lies in that span, the host may have read it, so it counts as
+ * the host's (and a grab is given back until it is up). */
+void router_feed_resync(struct router *r, int dev, const struct input_event *ev, size_t n,
+			uint64_t now_ms);
 
 /* A consumer of a target's keyboard wrote an LED event to it. Counts only
  * for the active target (see router.c). */

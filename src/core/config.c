@@ -570,6 +570,12 @@ void config_map_targets(const struct config *prev, const struct config *next, in
 	}
 }
 
+bool config_target_forwards(const struct config *cfg, int t)
+{
+	const struct target_conf *tc = &cfg->target[t];
+	return tc->type == TARGET_EVDEV || (tc->type == TARGET_HOST && tc->mode == HOST_VIRTUAL);
+}
+
 int config_host_index(const struct config *cfg)
 {
 	for (size_t i = 0; i < cfg->n_target; i++)

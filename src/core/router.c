@@ -4,9 +4,14 @@
  *    and the physical release that follows later is swallowed;
  *  - a device changes grab only when none of its keys is held, so the host
  *    never sees a press without its release (the emergency path excepted);
+ *  - every frame has one owner, decided by the kernel as it queued it: the
+ *    host if the device was not grabbed then, else kvmswitch alone, and a
+ *    frame only kvmswitch read always reaches a target;
  *  - a hotkey's completing key never reaches any target.
  */
 #include "core/router.h"
+
+#include "core/framer.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -14,19 +19,39 @@
 
 /* Per-device key state: KS_UP, KS_HOST, KS_SWALLOWED or target index + 1. */
 #define KS_UP 0
-#define KS_HOST 0xfe      /* down; the host read it directly (device not grabbed) */
-#define KS_SWALLOWED 0xff /* down; nothing of it reaches any target any more */
+#define KS_HOST 0xfe      /* down; the host read the press, so it must read the release */
+#define KS_SWALLOWED 0xff /* down; its release goes nowhere (its press went nowhere, or
+			   * to a target that was given the release already) */
 
 #define OBUF_MAX 128
+#define GRAB_HISTORY 16
+
+/* A grab change: from at_us on, the device was (not) grabbed. */
+struct grab_change {
+	int64_t at_us;
+	bool grabbed;
+};
 
 struct rdev {
 	struct router_device_info info;
 	bool grabbed;
 	bool want_grab;
 	bool grab_failed;
-	bool grab_at_frame_end; /* the last key came up: change grab after this frame */
 	uint16_t n_down;
+	uint16_t n_host; /* keys in KS_HOST */
 	uint8_t key[KEY_CNT];
+	/* Keys whose press the host read but whose release only kvmswitch did
+	 * (it came after a grab): the host must be given them. */
+	struct keyset missed;
+	bool any_missed;
+	/* The grab changes frames not read yet may predate, oldest first, and
+	 * the state before the first: who read a frame of a given stamp. */
+	bool grabbed_before;
+	uint8_t n_change;
+	struct grab_change change[GRAB_HISTORY];
+	/* A SYN_DROPPED was met; its resync is still to come. It straddles a
+	 * grab change if one lies after the last event read before the drop. */
+	bool resync_pending, resync_straddles;
 };
 
 struct rtarget {
@@ -39,6 +64,7 @@ struct rtarget {
 
 struct obuf {
 	int target;
+	int64_t stamp_us; /* the source frame's kernel stamp, or 0 */
 	size_t n;
 	struct input_event ev[OBUF_MAX];
 };
@@ -60,6 +86,8 @@ struct router {
 	int msc_pending;       /* MSC_SCAN value waiting for the event it belongs to */
 	bool msc_have;
 	int last_kind;         /* kind of the last event queued in this frame, or -1 */
+	int feeding;           /* the device whose batch is being fed, or -1 */
+	int64_t cur_us;        /* stamp of the source event being routed, or 0 */
 	struct obuf obuf[VK_COUNT];
 	struct router_stats stats;
 };
@@ -92,18 +120,20 @@ static const struct target_conf *tconf(const struct router *r, int t)
 	return &r->cfg->target[t];
 }
 
-/* Does target t receive events through virtual devices? */
-static bool target_forwards(const struct router *r, int t)
-{
-	const struct target_conf *tc = tconf(r, t);
-	return tc->type == TARGET_EVDEV || (tc->type == TARGET_HOST && tc->mode == HOST_VIRTUAL);
-}
-
 /* True when the active target gets our virtual devices' events; false when
  * the host reads the physical devices itself (native host, released, usb). */
 static bool forwarding(const struct router *r)
 {
-	return r->started && !r->released && target_forwards(r, r->active);
+	return r->started && !r->released && config_target_forwards(r->cfg, r->active);
+}
+
+/* Where a frame only kvmswitch read goes: the active target, or while the
+ * host reads the devices itself (on the way to it, a grab that waits for
+ * keys to come up) the host, through kvmswitch's host devices. Never
+ * nowhere: the host did not read it. */
+static int dest_target(const struct router *r)
+{
+	return forwarding(r) ? r->active : host_index(r);
 }
 
 /* Where a key of device d goes: the kind of target device and the code it
@@ -135,7 +165,8 @@ static void flush_kind(struct router *r, int kind)
 	struct obuf *b = &r->obuf[kind];
 	if (b->n == 0)
 		return;
-	b->ev[b->n++] = (struct input_event){ .type = EV_SYN, .code = SYN_REPORT, .value = 0 };
+	b->ev[b->n] = (struct input_event){ .type = EV_SYN, .code = SYN_REPORT, .value = 0 };
+	framer_set_stamp_us(&b->ev[b->n++], b->stamp_us);
 	r->out.emit(r->out.data, b->target, (enum vkind)kind, b->ev, b->n);
 	r->stats.frames_out[kind]++;
 	b->n = 0;
@@ -155,7 +186,8 @@ static void end_frame(struct router *r)
 {
 	if (r->msc_have && r->last_kind >= 0 && r->obuf[r->last_kind].n) {
 		struct obuf *b = &r->obuf[r->last_kind];
-		b->ev[b->n++] = (struct input_event){ .type = EV_MSC, .code = MSC_SCAN, .value = r->msc_pending };
+		b->ev[b->n] = (struct input_event){ .type = EV_MSC, .code = MSC_SCAN, .value = r->msc_pending };
+		framer_set_stamp_us(&b->ev[b->n++], b->stamp_us);
 	}
 	flush_all(r);
 }
@@ -168,11 +200,14 @@ static void queue(struct router *r, int target, int kind, unsigned type, unsigne
 	if (b->n + 4 > OBUF_MAX) /* room for two MSC_SCANs, the event and the SYN */
 		flush_kind(r, kind);
 	b->target = target;
+	b->stamp_us = r->cur_us;
 	if (r->msc_have) {
-		b->ev[b->n++] = (struct input_event){ .type = EV_MSC, .code = MSC_SCAN, .value = r->msc_pending };
+		b->ev[b->n] = (struct input_event){ .type = EV_MSC, .code = MSC_SCAN, .value = r->msc_pending };
+		framer_set_stamp_us(&b->ev[b->n++], b->stamp_us);
 		r->msc_have = false;
 	}
-	b->ev[b->n++] = (struct input_event){ .type = (uint16_t)type, .code = (uint16_t)code, .value = value };
+	b->ev[b->n] = (struct input_event){ .type = (uint16_t)type, .code = (uint16_t)code, .value = value };
+	framer_set_stamp_us(&b->ev[b->n++], b->stamp_us);
 	r->last_kind = kind;
 }
 
@@ -215,29 +250,105 @@ static void apply_leds(struct router *r, int dev)
 	r->out.leds(r->out.data, dev, leds);
 }
 
-/* Changes the device's grab if it should and may (nothing held, or forced). */
+static void set_key(struct rdev *d, unsigned code, uint8_t st)
+{
+	d->n_host = (uint16_t)(d->n_host + (st == KS_HOST) - (d->key[code] == KS_HOST));
+	d->key[code] = st;
+}
+
+/* ---- who read a frame: the grab history ---- */
+
+static void history_add(struct rdev *d, int64_t at_us, bool grabbed)
+{
+	if (d->n_change == GRAB_HISTORY) {
+		/* Sixteen changes with none of the device's frames read in
+		 * between: the oldest can only matter to frames older still. */
+		d->grabbed_before = d->change[0].grabbed;
+		memmove(d->change, d->change + 1, sizeof(d->change[0]) * (GRAB_HISTORY - 1));
+		d->n_change--;
+	}
+	d->change[d->n_change++] = (struct grab_change){ at_us, grabbed };
+	if (d->resync_pending)
+		d->resync_straddles = true;
+}
+
+/* Was the device grabbed when the kernel queued an event stamped t? Stamps
+ * of one device only grow, so changes before the newest one at or before t
+ * decide nothing any more and are dropped. */
+static bool grabbed_at(struct rdev *d, int64_t t)
+{
+	int k = d->n_change;
+	while (k > 0 && d->change[k - 1].at_us > t)
+		k--;
+	if (k > 0) {
+		d->grabbed_before = d->change[k - 1].grabbed;
+		memmove(d->change, d->change + k, sizeof(d->change[0]) * (size_t)(d->n_change - k));
+		d->n_change = (uint8_t)(d->n_change - k);
+	}
+	return d->grabbed_before;
+}
+
+/* EVIOCGRAB on or off through the shell, and what it learned. */
+static int grab_change(struct router *r, int i, bool on)
+{
+	struct rdev *d = r->dev[i];
+	struct router_grab g = { 0 };
+	int rc = r->out.grab(r->out.data, i, on, &g);
+	if (rc < 0 && on)
+		return rc;
+	/* A failed ungrab means the device is gone or the fd is bad: either
+	 * way we no longer hold it. */
+	if (g.queue_empty) {
+		d->n_change = 0;
+		d->grabbed_before = d->grabbed;
+	}
+	history_add(d, g.at_us, on);
+	d->grabbed = on;
+	if (on && g.undone) {
+		history_add(d, g.undone_us, false);
+		d->grabbed = false;
+		r->stats.retracts++;
+	}
+	return 0;
+}
+
+/* Changes the device's grab if it should and may: nothing held (or forced),
+ * and not in the middle of the device's batch (the frames of a read were
+ * all queued before the grab could change). A grabbed device whose key the
+ * host holds (its press was queued before the grab) lets go at once, so
+ * that the host reads the release. */
 static void dev_update_grab(struct router *r, int i, bool force)
 {
 	struct rdev *d = r->dev[i];
+	bool mid_batch = r->feeding == i;
+	if (d->any_missed && !mid_batch) {
+		/* The host holds keys whose release only kvmswitch read: let
+		 * go, then give the host the releases. The device is grabbed
+		 * again after the frames that brings. */
+		if (d->grabbed) {
+			r->stats.retracts++;
+			grab_change(r, i, false);
+		}
+		d->any_missed = false;
+		for (unsigned c = 0; c < KEY_CNT; c++)
+			if (keyset_has(&d->missed, c) && r->out.host_release)
+				r->out.host_release(r->out.data, i, c);
+		memset(&d->missed, 0, sizeof(d->missed));
+		return;
+	}
+	if (d->grabbed && d->n_host > 0 && !mid_batch) {
+		/* The host read a press queued before the grab: let go, so
+		 * that it reads the release. */
+		r->stats.retracts++;
+		grab_change(r, i, false);
+		return;
+	}
 	if (d->grabbed == d->want_grab || (d->want_grab && d->grab_failed))
 		return;
-	if (d->n_down > 0 && !force)
+	if (!force && (d->n_down > 0 || mid_batch))
 		return;
-	int rc = r->out.grab(r->out.data, i, d->want_grab);
-	if (rc == 0 || !d->want_grab) {
-		/* A failed ungrab means the device is gone or the fd is bad: either
-		 * way we no longer hold it. */
-		d->grabbed = d->want_grab;
-	} else {
+	if (grab_change(r, i, d->want_grab) < 0)
 		d->grab_failed = true;
-	}
-	if (d->grabbed != d->want_grab)
-		return;
-	/* Keys the host now sees directly (forced ungrab) are the host's. */
-	if (!d->grabbed)
-		for (unsigned c = 0; c < KEY_CNT; c++)
-			if (d->key[c] == KS_SWALLOWED)
-				d->key[c] = KS_HOST;
 }
 
 /* Releases on target t every key any device holds there; the physical
@@ -255,7 +366,7 @@ static void release_target(struct router *r, int t)
 				continue;
 			int kind;
 			unsigned out;
-			d->key[c] = d->grabbed ? KS_SWALLOWED : KS_HOST;
+			set_key(d, c, KS_SWALLOWED);
 			if (route_key(d, c, &kind, &out))
 				target_key(r, t, kind, out, false);
 		}
@@ -328,6 +439,7 @@ struct router *router_create(const struct config *cfg, const struct router_outpu
 	r->last_vm = -1;
 	r->deadline = UINT64_MAX;
 	r->last_kind = -1;
+	r->feeding = -1;
 	for (size_t i = 0; i < cfg->n_target && r->last_vm < 0; i++)
 		if (cfg->target[i].type != TARGET_HOST)
 			r->last_vm = (int)i;
@@ -430,7 +542,7 @@ void router_reconfigure(struct router *r, const struct config *cfg, const int *m
 			continue;
 		for (unsigned c = 0; c < KEY_CNT; c++)
 			if (d->key[c] != KS_UP && d->key[c] <= r->n_tgt)
-				d->key[c] = (uint8_t)(map[d->key[c] - 1] + 1);
+				set_key(d, c, (uint8_t)(map[d->key[c] - 1] + 1));
 	}
 	int old_active = r->active;
 	bool gone = map[old_active] < 0;
@@ -468,7 +580,7 @@ int router_device_add(struct router *r, int i, const struct router_device_info *
 	for (unsigned c = 0; c < KEY_CNT; c++) {
 		if (!keyset_has(&info->held, c))
 			continue;
-		d->key[c] = KS_HOST;
+		set_key(d, c, KS_HOST);
 		d->n_down++;
 		phys_key(r, c, true);
 	}
@@ -503,11 +615,6 @@ void router_device_remove(struct router *r, int i, uint64_t now)
 	r->dev[i] = NULL;
 }
 
-void router_note_resync(struct router *r, int dev)
-{
-	r->stats.resyncs++;
-}
-
 /* Returns true if the press completed a chord and was acted on. */
 static bool hotkeys(struct router *r, unsigned code, uint64_t now)
 {
@@ -530,11 +637,12 @@ static bool hotkeys(struct router *r, unsigned code, uint64_t now)
 	return false;
 }
 
-static void feed_key(struct router *r, int i, const struct input_event *e, uint64_t now)
+/* A key event of device i. `ours`: only kvmswitch read it (the device was
+ * grabbed when the kernel queued it); else the host read it itself. */
+static void feed_key(struct router *r, int i, const struct input_event *e, bool ours, uint64_t now)
 {
 	struct rdev *d = r->dev[i];
 	unsigned code = e->code;
-	bool fwd = d->grabbed && d->want_grab;
 	if (code >= KEY_CNT || e->value == 2) {
 		/* Autorepeat is made by the kernel on each virtual keyboard (EV_REP),
 		 * so the source's repeats are never forwarded. */
@@ -548,19 +656,30 @@ static void feed_key(struct router *r, int i, const struct input_event *e, uint6
 		}
 		d->n_down++;
 		phys_key(r, code, true);
-		d->key[code] = d->grabbed ? KS_SWALLOWED : KS_HOST;
+		if (!ours) {
+			/* The host read this press, so it must read the release
+			 * too, which it cannot while the device is grabbed (the
+			 * press was queued before the grab took effect): see
+			 * dev_update_grab. */
+			set_key(d, code, KS_HOST);
+			hotkeys(r, code, now);
+			r->stats.dropped++;
+			return;
+		}
+		set_key(d, code, KS_SWALLOWED);
 		if (hotkeys(r, code, now)) {
-			/* The completing key goes nowhere; hotkeys() may have changed
-			 * the grab, so its state is set again. */
-			d->key[code] = d->grabbed ? KS_SWALLOWED : KS_HOST;
+			/* The completing key goes nowhere. (If hotkeys() ungrabbed
+			 * the device, the emergency path, the host reads a release
+			 * it never read the press of, and ignores it.) */
 			r->stats.dropped++;
 			return;
 		}
 		int kind;
 		unsigned out;
-		if (fwd && route_key(d, code, &kind, &out)) {
-			d->key[code] = (uint8_t)(r->active + 1);
-			target_key(r, r->active, kind, out, true);
+		if (route_key(d, code, &kind, &out)) {
+			int t = dest_target(r);
+			set_key(d, code, (uint8_t)(t + 1));
+			target_key(r, t, kind, out, true);
 		} else {
 			r->stats.dropped++;
 		}
@@ -571,33 +690,21 @@ static void feed_key(struct router *r, int i, const struct input_event *e, uint6
 		r->stats.dropped++;
 		return;
 	}
-	d->key[code] = KS_UP;
+	if (st == KS_HOST && ours) {
+		/* The host read the press, but this release came after a grab
+		 * and only kvmswitch read it. */
+		keyset_set(&d->missed, code, true);
+		d->any_missed = true;
+	}
+	set_key(d, code, KS_UP);
 	d->n_down--;
 	phys_key(r, code, false);
 	int kind;
 	unsigned out;
-	if (st != KS_HOST && st != KS_SWALLOWED && route_key(d, code, &kind, &out)) {
+	if (st != KS_HOST && st != KS_SWALLOWED && route_key(d, code, &kind, &out))
 		target_key(r, st - 1, kind, out, false);
-	} else {
+	else
 		r->stats.dropped++;
-	}
-	/* Not now: every reader of the device already has this whole frame
-	 * (the kernel hands a frame out as the device sends it), so its other
-	 * events belong to whoever read them under the current grab. */
-	if (d->n_down == 0 && d->grabbed != d->want_grab)
-		d->grab_at_frame_end = true;
-}
-
-/* After a whole frame of device i: the grab change its last key-up allowed,
- * if no key of the frame's later events went down again. */
-static void frame_done(struct router *r, int i)
-{
-	struct rdev *d = r->dev[i];
-	if (!d || !d->grab_at_frame_end)
-		return;
-	d->grab_at_frame_end = false;
-	if (d->n_down == 0)
-		dev_update_grab(r, i, false);
 }
 
 static int32_t scale_abs(const struct rdev *d, int axis, int32_t v)
@@ -626,43 +733,52 @@ static void feed_led(struct router *r, const struct input_event *e)
 	}
 }
 
-void router_feed(struct router *r, int i, const struct input_event *ev, size_t n, uint64_t now)
+/* How a batch's presses are owned. */
+enum owner_rule {
+	OWN_BY_STAMP,     /* as the kernel queued each event */
+	OWN_HOST_PRESSES, /* presses are the host's: their moment is unknown */
+};
+
+static void feed(struct router *r, int i, const struct input_event *ev, size_t n, enum owner_rule rule, uint64_t now)
 {
-	if (i < 0 || i >= ROUTER_MAX_DEVICES || !r->dev[i])
-		return;
+	int prev = r->feeding;
+	r->feeding = i;
 	for (size_t k = 0; k < n; k++) {
 		const struct input_event *e = &ev[k];
 		struct rdev *d = r->dev[i];
 		if (!d)
-			return;
-		bool fwd = d->grabbed && d->want_grab;
+			break;
+		int64_t t = framer_stamp_us(e);
+		bool ours = grabbed_at(d, t);
+		r->cur_us = t;
 		r->stats.events_in++;
 		switch (e->type) {
 		case EV_SYN:
 			if (e->code == SYN_REPORT) {
 				r->stats.frames_in++;
+				if (!ours)
+					r->stats.host_read++;
 				end_frame(r);
-				frame_done(r, i);
 			}
 			break;
 		case EV_KEY:
-			feed_key(r, i, e, now);
+			feed_key(r, i, e, ours && !(rule == OWN_HOST_PRESSES && e->value == 1), now);
 			break;
 		case EV_REL:
-			if (fwd)
-				queue(r, r->active, VK_POINTER, EV_REL, e->code, e->value);
+			if (ours)
+				queue(r, dest_target(r), VK_POINTER, EV_REL, e->code, e->value);
 			else
 				r->stats.dropped++;
 			break;
 		case EV_ABS:
-			if (fwd && (e->code == ABS_X || e->code == ABS_Y))
-				queue(r, r->active, VK_TABLET, EV_ABS, e->code,
+			if (ours && (e->code == ABS_X || e->code == ABS_Y))
+				queue(r, dest_target(r), VK_TABLET, EV_ABS, e->code,
 				      scale_abs(d, e->code == ABS_X ? 0 : 1, e->value));
 			else
 				r->stats.dropped++;
 			break;
 		case EV_MSC:
-			if (fwd && e->code == MSC_SCAN) {
+			if (ours && e->code == MSC_SCAN) {
 				/* It belongs with the event it describes: the next one
 				 * queued in this frame, or the last one if none follows. */
 				r->msc_pending = e->value;
@@ -680,7 +796,42 @@ void router_feed(struct router *r, int i, const struct input_event *ev, size_t n
 		}
 	}
 	end_frame(r);
-	frame_done(r, i);
+	r->cur_us = 0;
+	r->feeding = prev;
+	/* The grab change the batch allows (its last key came up), or the
+	 * retreat it requires, now that the host has had every frame of it. */
+	if (r->dev[i] && prev != i)
+		dev_update_grab(r, i, false);
+}
+
+void router_feed(struct router *r, int i, const struct input_event *ev, size_t n, uint64_t now)
+{
+	if (i < 0 || i >= ROUTER_MAX_DEVICES || !r->dev[i])
+		return;
+	feed(r, i, ev, n, OWN_BY_STAMP, now);
+}
+
+void router_note_resync(struct router *r, int i)
+{
+	r->stats.resyncs++;
+	if (i < 0 || i >= ROUTER_MAX_DEVICES || !r->dev[i])
+		return;
+	/* The lost events came after the last one read before the drop: a
+	 * grab change still in the history is later than that, and so is one
+	 * made before the resync. */
+	struct rdev *d = r->dev[i];
+	d->resync_pending = true;
+	d->resync_straddles = d->n_change > 0;
+}
+
+void router_feed_resync(struct router *r, int i, const struct input_event *ev, size_t n, uint64_t now)
+{
+	if (i < 0 || i >= ROUTER_MAX_DEVICES || !r->dev[i])
+		return;
+	struct rdev *d = r->dev[i];
+	enum owner_rule rule = d->resync_straddles ? OWN_HOST_PRESSES : OWN_BY_STAMP;
+	d->resync_pending = d->resync_straddles = false;
+	feed(r, i, ev, n, rule, now);
 }
 
 void router_target_led(struct router *r, int t, unsigned code, int value)

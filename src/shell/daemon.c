@@ -69,6 +69,7 @@ struct counters {
 	uint64_t devices_added, devices_removed;
 	uint64_t open_failures;
 	uint64_t reloads;
+	uint64_t host_releases; /* releases given back to the host (out_host_release) */
 };
 
 struct daemon {
@@ -112,10 +113,13 @@ static int epoll_set(struct daemon *d, int op, int fd, uint64_t tag)
 	return epoll_ctl(d->epfd, op, fd, &ev);
 }
 
+/* Every target but a usb one has virtual devices: a VM target's are what
+ * its QEMU reads; the host's are its keyboard and mouse in virtual mode, and
+ * in native mode carry what only kvmswitch read on the way to the host (the
+ * frames queued while a grab waits for keys to come up). */
 static bool target_has_vdevs(const struct config *cfg, int t)
 {
-	const struct target_conf *tc = &cfg->target[t];
-	return tc->type == TARGET_EVDEV || (tc->type == TARGET_HOST && tc->mode == HOST_VIRTUAL);
+	return cfg->target[t].type != TARGET_USB;
 }
 
 /* ---- virtual devices ---- */
@@ -217,17 +221,36 @@ static void read_echoes(struct daemon *d)
 	}
 }
 
-static int out_grab(void *data, int i, bool on)
+static int out_grab(void *data, int i, bool on, struct router_grab *res)
 {
 	struct daemon *d = data;
 	struct pdev *p = d->dev[i];
-	int rc = evdev_in_grab(p->in, on);
+	int rc = evdev_in_grab(p->in, on, res);
 	if (rc < 0)
 		log_warn("%s %s (%s): %s%s", on ? "cannot grab" : "cannot release", p->node, p->name, strerror(-rc),
 			 rc == -EBUSY ? " (another program holds it)" : "");
+	else if (res->undone)
+		log_debug("grabbed %s (%s) and let go at once: a key is down on it", p->node, p->name);
 	else
 		log_debug("%s %s (%s)", on ? "grabbed" : "released", p->node, p->name);
 	return rc;
+}
+
+static void out_host_release(void *data, int i, unsigned code)
+{
+	struct daemon *d = data;
+	struct pdev *p = d->dev[i];
+	int rc = evdev_in_inject_release(p->in, code);
+	d->n.host_releases++;
+	/* Which key is not said: this program sees passwords. */
+	if (rc < 0)
+		log_warn("%s (%s): the host read a key's press but not its release (it "
+			 "came right after a grab), "
+			 "and it cannot be given back: %s%s",
+			 p->node, p->name, strerror(-rc),
+			 rc == -EACCES ? " (the node is read-only for kvmswitch; press the key again)" : "");
+	else
+		log_debug("%s (%s): gave the host a release it missed at a grab", p->node, p->name);
 }
 
 static void out_leds(void *data, int i, uint32_t leds)
@@ -244,13 +267,12 @@ static void out_leds(void *data, int i, uint32_t leds)
 	}
 }
 
-/* A target that should have virtual devices but has none (creation failed,
- * e.g. after a reload), or NULL. */
-/* Target t should have a keyboard and a pointer but lacks one (uinput
- * failed at start or on reload). */
+/* Target t receives events through virtual devices while active, but lacks
+ * its keyboard or pointer (uinput failed at start or on reload): switching
+ * to it would lose input. (The native host reads the devices itself.) */
 static bool target_lacks_vdevs(const struct daemon *d, int t)
 {
-	return target_has_vdevs(d->cfg, t) && (!d->vd[t][VK_KEYBOARD] || !d->vd[t][VK_POINTER]);
+	return config_target_forwards(d->cfg, t) && (!d->vd[t][VK_KEYBOARD] || !d->vd[t][VK_POINTER]);
 }
 
 static const char *target_without_vdevs(struct daemon *d)
@@ -299,6 +321,12 @@ static void dropped_in(void *data)
 	struct daemon *d = data;
 	d->n.syn_dropped++;
 	router_note_resync(d->router, d->cur_dev);
+}
+
+static void resync_in(void *data, const struct input_event *ev, size_t n)
+{
+	struct daemon *d = data;
+	router_feed_resync(d->router, d->cur_dev, ev, n, d->now);
 }
 
 static int find_node(struct daemon *d, const char *node)
@@ -433,7 +461,7 @@ static void on_hotplug(void *data, enum discover_action action, const struct dis
 
 static void pdev_readable(struct daemon *d, int i)
 {
-	const struct evdev_in_sink sink = { d, frames_in, dropped_in };
+	const struct evdev_in_sink sink = { d, frames_in, dropped_in, resync_in };
 	d->cur_dev = i;
 	int rc = evdev_in_read(d->dev[i]->in, &sink);
 	d->cur_dev = -1;
@@ -944,7 +972,9 @@ static int setup(struct daemon *d, char *err, size_t errlen)
 		return -1;
 	}
 	epoll_set(d, EPOLL_CTL_ADD, virt_fd(d->virt), TAGGED(TAG_VIRT, 0));
-	const struct router_output out = { d, out_emit, out_grab, out_leds, out_prepare, out_switched };
+	const struct router_output out = {
+		d, out_emit, out_grab, out_leds, out_prepare, out_switched, out_host_release
+	};
 	d->router = router_create(d->cfg, &out);
 	d->ds = discover_create();
 	if (!d->router || !d->ds) {

@@ -15,7 +15,7 @@
 static void emit(void *data, int target, enum vkind kind, const struct input_event *ev, size_t n)
 {
 }
-static int grab(void *data, int dev, bool on)
+static int grab(void *data, int dev, bool on, struct router_grab *res)
 {
 	return 0;
 }
@@ -64,7 +64,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	for (size_t i = 0; i < cfg->n_target; i++)
 		if (map[i] != (int)i)
 			abort();
-	const struct router_output out = { NULL, emit, grab, leds, NULL, switched };
+	const struct router_output out = { NULL, emit, grab, leds, NULL, switched, NULL };
 	struct router *r = router_create(cfg, &out);
 	if (!r)
 		abort();

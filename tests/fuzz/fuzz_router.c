@@ -3,7 +3,16 @@
  * grab failures and reloads in between. Every callback is checked as it
  * happens, the router's state is cross-checked after every operation, and at
  * the end every key still down at the source is released there, after which
- * no target may have a key down.
+ * no target may have a key down, and neither may the host.
+ *
+ * The harness plays the kernel: each device's frames are stamped and queued
+ * as they happen, and read later in batches, as read() returns them. Whether
+ * the host (another reader of the device, the compositor) got a frame is
+ * decided when it is queued, from the grab state at that moment; a grab
+ * change takes effect at an instant after every frame queued so far, so
+ * frames still queued at a grab change belong to the old state. Like the
+ * shell, the harness takes a grab back at once when a key is down at the
+ * source right after it.
  *
  * Checked:
  *  - every emitted frame is non-empty, at most 128 events, for a target that
@@ -13,12 +22,17 @@
  *    keyboard codes go to keyboards, pointer buttons to pointers/tablets;
  *  - router_target_held() equals what the emitted frames left down;
  *  - grab and ungrab alternate per device, only for devices that exist, and
- *    never while the device has a key down (except the emergency paths);
- *  - a device with no key down is not grabbed while the host reads the
- *    physical devices (native host, usb target, released);
- *  - after all keys are released at the source, router_target_held() == 0
- *    and nothing is down on any target; after router_shutdown() nothing is
- *    grabbed.
+ *    never while a key of the frames read so far is down (except the
+ *    emergency paths, and an ungrab that lets the host read the release of a
+ *    key it holds);
+ *  - a device with no key down and nothing queued is not grabbed while the
+ *    host reads the physical devices (native host, usb target, released),
+ *    and is grabbed while a VM target is active;
+ *  - nothing of a frame the host read (a press, motion) reaches a target:
+ *    no keystroke is doubled;
+ *  - after all keys are released at the source, router_target_held() == 0,
+ *    nothing is down on any target and the host holds no key of any device;
+ *    after router_shutdown() nothing is grabbed.
  *
  * Input (every byte string is valid; letters make seeds readable):
  *   byte 0        config selector (see config_text)
@@ -28,8 +42,11 @@
  *     'b' 2 remove device: slot
  *     'c' 3 frame: slot, then events until '.' (or 32 events): a letter
  *           presses (upper case) or releases (lower case) key[b & 31];
- *           other bytes: see feed_other()
- *     'd' 4 resync note: slot (the following frames are the resync)
+ *           other bytes: see feed_other(). The frame is queued; then the
+ *           device's queue is read in one batch, unless slot bit 3 is set.
+ *     'd' 4 SYN_DROPPED: slot, keep: the queue overflows; the newest
+ *           keep % (queued + 1) frames survive, then libevdev's resync
+ *           (the difference between the frames read and the source)
  *     'e' 5 switch: target byte
  *     'f' 6 next   'g' 7 prev   'h' 8 toggle   'i' 9 release (emergency)
  *     'j' 10 consumer LED write: target, code, value
@@ -39,6 +56,8 @@
  *     'n' 14 release every key down at the source of a slot
  *     'o' 15 a long frame: slot, count, base: keys base*3 .. +count
  *   slot = byte & 7: 0..5, 6 = 127 (the last valid), 7 = 128 (invalid).
+ *   Queued frames stay queued across other ops (switches, grabs) until the
+ *   device is read again ('c', 'n', 'o', or the end).
  *
  * FUZZ_TRACE=1 prints the run as a golden script (a tests/golden .t file, with
  * the outputs it produced) on stderr, to turn a finding into a test. What
@@ -53,11 +72,23 @@
 #include <string.h>
 
 #include "core/config.h"
+#include "core/framer.h"
 #include "core/router.h"
 #include "test.h"
 
 #define N_SLOTS 8
 #define MAX_OPS 2000
+#define QUEUE_MAX                                                                                                      \
+	32             /* frames queued per device (and room for injected ones)                                        \
+			*/
+#define QFRAME_MAX 200 /* events per frame */
+
+/* A frame in the kernel's queue for kvmswitch's reader. */
+struct qframe {
+	size_t n;
+	bool host_read; /* the device was not grabbed when it was queued */
+	struct input_event ev[QFRAME_MAX + 1];
+};
 
 static const uint16_t keys[32] = {
 	KEY_RESERVED,  KEY_LEFTCTRL, KEY_RIGHTCTRL, KEY_LEFTALT, KEY_F1,     KEY_F2,        KEY_SCROLLLOCK,
@@ -72,10 +103,20 @@ struct fz {
 	struct router *r;
 	uint64_t now;
 	bool trace;
+	int64_t now_us; /* the kernel's clock: every frame and grab change gets a tick */
 	/* the source: which devices exist, what they are, which keys are down */
 	bool live[N_SLOTS];
 	struct router_device_info info[N_SLOTS];
 	struct keyset down[N_SLOTS];
+	/* the kernel's queue for kvmswitch's reader, and what was read of it */
+	struct qframe queue[N_SLOTS][QUEUE_MAX + 8];
+	size_t qlen[N_SLOTS];
+	struct keyset fed_down[N_SLOTS];
+	/* the host, another reader: the keys it holds */
+	struct keyset host_down[N_SLOTS];
+	/* the batch being read: stamps of the frames the host read too */
+	int64_t host_stamps[QUEUE_MAX + 8];
+	size_t n_host_stamps;
 	/* what the callbacks saw */
 	bool grabbed[N_SLOTS];
 	bool grab_fails[N_SLOTS];
@@ -85,6 +126,7 @@ struct fz {
 	size_t tcount[CONFIG_MAX_TARGETS]; /* how many of tdown[t] are set */
 	/* within one operation */
 	bool in_forced;       /* router_release / router_shutdown */
+	bool in_resync;       /* router_feed_resync: its presses may count as the host's */
 	bool saw_emergency;   /* switched(..., SWITCH_EMERGENCY) */
 	bool grab_while_held; /* a grab change while the source held a key */
 	int grab_while_held_slot;
@@ -142,12 +184,6 @@ static const char *tname(int t)
 	return t >= 0 && (size_t)t < F.cfg->n_target ? F.cfg->target[t].name : "-";
 }
 
-static bool forwards(const struct config *cfg, int t)
-{
-	const struct target_conf *tc = &cfg->target[t];
-	return tc->type == TARGET_EVDEV || (tc->type == TARGET_HOST && tc->mode == HOST_VIRTUAL);
-}
-
 static const char *kname(unsigned type, unsigned code, char *buf, size_t len)
 {
 	const char *n = test_code_name(type, code);
@@ -176,7 +212,7 @@ static void cb_emit(void *data, int t, enum vkind kind, const struct input_event
 {
 	if (t < 0 || (size_t)t >= F.cfg->n_target)
 		die("emit to target %d of %zu", t, F.cfg->n_target);
-	if (!forwards(F.cfg, t))
+	if (F.cfg->target[t].type == TARGET_USB)
 		die("emit to target '%s', which has no virtual devices", tname(t));
 	if ((unsigned)kind >= VK_COUNT)
 		die("emit of kind %d", kind);
@@ -201,6 +237,13 @@ static void cb_emit(void *data, int t, enum vkind kind, const struct input_event
 				off += (size_t)snprintf(line + off, sizeof(line) - off, " %s=%d", name,
 							e->value);
 		}
+		if ((e->type == EV_KEY && e->value == 1) || e->type == EV_REL)
+			for (size_t k = 0; k < F.n_host_stamps; k++)
+				if (framer_stamp_us(e) == F.host_stamps[k])
+					die("%s of a frame the host read (stamp %lldus) reached %s %s: "
+					    "doubled",
+					    e->type == EV_KEY ? "a press" : "motion", (long long)F.host_stamps[k],
+					    tname(t), vkind_name(kind));
 		if (e->type != EV_KEY)
 			continue;
 		if (e->code >= KEY_CNT)
@@ -228,14 +271,19 @@ static void cb_emit(void *data, int t, enum vkind kind, const struct input_event
 	tr("%s", line);
 }
 
-static int cb_grab(void *data, int dev, bool on)
+static int cb_grab(void *data, int dev, bool on, struct router_grab *res)
 {
 	int i = idx(dev);
 	if (i < 0 || !F.live[i])
 		die("grab(%d, %d) of a device that does not exist", dev, on);
 	if (on == F.grabbed[i])
 		die("%s of d%d, which is already %s", on ? "grab" : "ungrab", dev, on ? "grabbed" : "free");
-	if (!keyset_empty(&F.down[i]) && !F.in_forced && !F.grab_while_held) {
+	/* Keys down in what the router has read: only the emergency paths,
+	 * or an ungrab that gives the host the release of a key it holds (or
+	 * may hold: a resync's presses across a grab change count as the
+	 * host's). */
+	bool retreat = !on && (!keyset_empty(&F.host_down[i]) || F.in_resync);
+	if (!keyset_empty(&F.fed_down[i]) && !F.in_forced && !retreat && !F.grab_while_held) {
 		F.grab_while_held = true;
 		F.grab_while_held_slot = dev;
 	}
@@ -246,7 +294,18 @@ static int cb_grab(void *data, int dev, bool on)
 	}
 	if (on)
 		F.last_grab_failed[i] = false;
+	/* After every frame queued so far. */
+	res->at_us = ++F.now_us;
+	res->queue_empty = F.qlen[i] == 0;
 	F.grabbed[i] = on;
+	if (on && !keyset_empty(&F.down[i])) {
+		/* As the shell does: a key is down at the source right after the
+		 * grab (its press may be the host's), so the grab is taken back. */
+		res->undone = true;
+		res->undone_us = ++F.now_us;
+		F.grabbed[i] = false;
+		tr("> ungrab %s (undone)", dname(dev));
+	}
 	return 0;
 }
 
@@ -278,7 +337,25 @@ static void cb_switched(void *data, int from, int to, enum switch_reason why)
 	tr("> switched %s -> %s (%s)", tname(from), tname(to), switch_reason_name(why));
 }
 
-static const struct router_output out = { NULL, cb_emit, cb_grab, cb_leds, cb_prepare, cb_switched };
+static void inject_frame(int i, unsigned code, int value);
+
+/* The shell writes a press and a release into the (ungrabbed) device: the
+ * kernel queues them for every reader. */
+static void cb_host_release(void *data, int dev, unsigned code)
+{
+	int i = idx(dev);
+	if (i < 0 || !F.live[i])
+		die("host_release(%d) of a device that does not exist", dev);
+	if (F.grabbed[i])
+		die("host_release(d%d) while it is grabbed: the host would not read it", dev);
+	if (!keyset_has(&F.host_down[i], code))
+		die("host_release(d%d, %u) of a key the host does not hold", dev, code);
+	tr("> host-release %s %s", dname(dev), test_code_name(EV_KEY, code) ? test_code_name(EV_KEY, code) : "?");
+	inject_frame(i, code, 1);
+	inject_frame(i, code, 0);
+}
+
+static const struct router_output out = { NULL, cb_emit, cb_grab, cb_leds, cb_prepare, cb_switched, cb_host_release };
 
 /* ---- configs ---- */
 
@@ -339,7 +416,7 @@ static struct config *make_config(uint8_t s)
 
 static bool forwarding_now(void)
 {
-	return !router_is_released(F.r) && forwards(F.cfg, router_active(F.r));
+	return !router_is_released(F.r) && config_target_forwards(F.cfg, router_active(F.r));
 }
 
 static void check_state(const char *after)
@@ -365,7 +442,8 @@ static void check_state(const char *after)
 		if (router_device_grabbed(F.r, slot) != F.grabbed[i])
 			die("after %s: d%d grabbed says %d, the callbacks say %d", after, slot,
 			    router_device_grabbed(F.r, slot), F.grabbed[i]);
-		if (!keyset_empty(&F.down[i]))
+		/* What the router cannot know yet (queued frames), or keys down. */
+		if (!keyset_empty(&F.down[i]) || !keyset_empty(&F.fed_down[i]) || F.qlen[i])
 			continue;
 		if (!fwd && F.grabbed[i])
 			die("after %s: d%d stays grabbed although the host reads the devices and "
@@ -380,39 +458,144 @@ static void check_state(const char *after)
 
 /* ---- operations ---- */
 
-static void feed(int slot, struct input_event *ev, size_t n)
+static void trace_frames(const char *prefix, int slot, const struct input_event *ev, size_t n)
 {
-	ev[n++] = (struct input_event){ .type = EV_SYN, .code = SYN_REPORT };
-	int i = idx(slot);
-	if (F.trace) {
-		char line[4096];
-		size_t off = (size_t)snprintf(line, sizeof(line), "%s:", dname(slot));
-		for (size_t k = 0; k + 1 < n && off < sizeof(line); k++) {
-			char nb[32];
-			const char *name = kname(ev[k].type, ev[k].code, nb, sizeof(nb));
-			if (ev[k].type == EV_KEY && (ev[k].value == 0 || ev[k].value == 1))
-				off += (size_t)snprintf(line + off, sizeof(line) - off, " %c%s",
-							ev[k].value ? '+' : '-', name);
-			else
-				off += (size_t)snprintf(line + off, sizeof(line) - off, " %s=%d", name,
-							ev[k].value);
-		}
-		tr("%s", line);
-	}
-	/* One frame at a time (the shell hands over several at once; the
-	 * router takes them one by one all the same), so that the source's
-	 * state is known at every frame end, where grabs change. */
-	size_t start = 0;
-	for (size_t k = 0; k < n; k++) {
-		if (ev[k].type != EV_SYN || ev[k].code != SYN_REPORT)
+	if (!F.trace)
+		return;
+	char line[8192];
+	size_t off = (size_t)snprintf(line, sizeof(line), "%s%s:", prefix, dname(slot));
+	bool start = true;
+	for (size_t k = 0; k < n && off < sizeof(line); k++) {
+		if (start)
+			off += (size_t)snprintf(line + off, sizeof(line) - off, " @%lldus",
+						(long long)framer_stamp_us(&ev[k]));
+		start = ev[k].type == EV_SYN && ev[k].code == SYN_REPORT;
+		if (start) {
+			if (k + 1 < n)
+				off += (size_t)snprintf(line + off, sizeof(line) - off, " |");
 			continue;
-		if (i >= 0 && F.live[i])
-			for (size_t m = start; m <= k; m++)
-				if (ev[m].type == EV_KEY && ev[m].code < KEY_CNT && ev[m].value != 2)
-					keyset_set(&F.down[i], ev[m].code, ev[m].value != 0);
-		router_feed(F.r, slot, ev + start, k + 1 - start, F.now);
-		start = k + 1;
+		}
+		char nb[32];
+		const char *name = kname(ev[k].type, ev[k].code, nb, sizeof(nb));
+		if (ev[k].type == EV_KEY && (ev[k].value == 0 || ev[k].value == 1))
+			off += (size_t)snprintf(line + off, sizeof(line) - off, " %c%s", ev[k].value ? '+' : '-', name);
+		else
+			off += (size_t)snprintf(line + off, sizeof(line) - off, " %s=%d", name, ev[k].value);
 	}
+	tr("%s", line);
+}
+
+static void track_keys(struct keyset *set, const struct input_event *ev, size_t n)
+{
+	for (size_t m = 0; m < n; m++)
+		if (ev[m].type == EV_KEY && ev[m].code < KEY_CNT && ev[m].value != 2)
+			keyset_set(set, ev[m].code, ev[m].value != 0);
+}
+
+/* The host reader: a press it reads it holds until it reads the release. */
+static void host_reads(int i, const struct input_event *ev, size_t n)
+{
+	track_keys(&F.host_down[i], ev, n);
+}
+
+/* One read() of device `slot`: its whole queue in one batch. */
+static void read_queue(int slot)
+{
+	int i = idx(slot);
+	if (i < 0 || !F.qlen[i])
+		return;
+	static struct input_event batch[(QUEUE_MAX + 8) * (QFRAME_MAX + 1)];
+	size_t n = 0;
+	F.n_host_stamps = 0;
+	for (size_t q = 0; q < F.qlen[i]; q++) {
+		struct qframe *f = &F.queue[i][q];
+		memcpy(batch + n, f->ev, f->n * sizeof(*batch));
+		n += f->n;
+		if (f->host_read)
+			F.host_stamps[F.n_host_stamps++] = framer_stamp_us(&f->ev[0]);
+	}
+	F.qlen[i] = 0;
+	trace_frames("", slot, batch, n);
+	track_keys(&F.fed_down[i], batch, n);
+	router_feed(F.r, slot, batch, n, F.now);
+	F.n_host_stamps = 0;
+}
+
+/* The device sends a frame: the kernel stamps it and queues it for every
+ * reader (the host only while the device is not grabbed). */
+static void queue_frame(int slot, struct input_event *ev, size_t n, bool read_now)
+{
+	int i = idx(slot);
+	ev[n++] = (struct input_event){ .type = EV_SYN, .code = SYN_REPORT };
+	int64_t t = ++F.now_us;
+	for (size_t k = 0; k < n; k++)
+		framer_set_stamp_us(&ev[k], t);
+	if (i < 0 || !F.live[i]) {
+		/* No such device: the router must ignore it. */
+		trace_frames("", slot, ev, n);
+		router_feed(F.r, slot, ev, n, F.now);
+		return;
+	}
+	if (F.qlen[i] >= QUEUE_MAX)
+		read_queue(slot);
+	struct qframe *f = &F.queue[i][F.qlen[i]++];
+	f->n = n;
+	f->host_read = !F.grabbed[i];
+	memcpy(f->ev, ev, n * sizeof(*ev));
+	track_keys(&F.down[i], ev, n);
+	if (f->host_read)
+		host_reads(i, ev, n);
+	if (read_now)
+		read_queue(slot);
+}
+
+/* An event written into device i: queued for every reader (it is not
+ * grabbed), without reading (this runs inside a router callback). */
+static void inject_frame(int i, unsigned code, int value)
+{
+	if (F.qlen[i] >= QUEUE_MAX + 8)
+		die("no room to inject into d%d", i);
+	struct qframe *f = &F.queue[i][F.qlen[i]++];
+	int64_t t = ++F.now_us;
+	f->n = 2;
+	f->host_read = true;
+	f->ev[0] = (struct input_event){ .type = EV_KEY, .code = (uint16_t)code, .value = value };
+	f->ev[1] = (struct input_event){ .type = EV_SYN, .code = SYN_REPORT };
+	framer_set_stamp_us(&f->ev[0], t);
+	framer_set_stamp_us(&f->ev[1], t);
+	host_reads(i, f->ev, 2);
+}
+
+/* SYN_DROPPED: the queue overflowed; the newest `keep` frames survive. The
+ * shell meets the drop, reads the frames after it, then libevdev yields the
+ * difference between what was read and the device's state. */
+static void drop_queue(int slot, uint8_t keep)
+{
+	int i = idx(slot);
+	if (i < 0 || !F.live[i])
+		return;
+	size_t k = keep % (F.qlen[i] + 1), lost = F.qlen[i] - k;
+	memmove(F.queue[i], F.queue[i] + lost, k * sizeof(F.queue[i][0]));
+	F.qlen[i] = k;
+	tr("drop %s", dname(slot));
+	router_note_resync(F.r, slot);
+	read_queue(slot);
+	struct input_event ev[KEY_CNT + 1];
+	size_t n = 0;
+	int64_t t = ++F.now_us;
+	for (unsigned c = 0; c < KEY_CNT; c++)
+		if (keyset_has(&F.down[i], c) != keyset_has(&F.fed_down[i], c))
+			ev[n++] = (struct input_event){ .type = EV_KEY,
+							.code = (uint16_t)c,
+							.value = keyset_has(&F.down[i], c) };
+	ev[n++] = (struct input_event){ .type = EV_SYN, .code = SYN_REPORT };
+	for (size_t m = 0; m < n; m++)
+		framer_set_stamp_us(&ev[m], t);
+	trace_frames("resync ", slot, ev, n);
+	track_keys(&F.fed_down[i], ev, n);
+	F.in_resync = true;
+	router_feed_resync(F.r, slot, ev, n, F.now);
+	F.in_resync = false;
 }
 
 static size_t feed_other(uint8_t b, const uint8_t **p, const uint8_t *end, struct input_event *e)
@@ -469,7 +652,8 @@ static size_t feed_other(uint8_t b, const uint8_t **p, const uint8_t *end, struc
 
 static void op_frame(const uint8_t **p, const uint8_t *end)
 {
-	int slot = slot_of(*p < end ? *(*p)++ : 0);
+	uint8_t sb = *p < end ? *(*p)++ : 0;
+	int slot = slot_of(sb);
 	struct input_event ev[40];
 	size_t n = 0;
 	while (*p < end && n < 32) {
@@ -484,7 +668,7 @@ static void op_frame(const uint8_t **p, const uint8_t *end)
 			n += feed_other(b, p, end, &ev[n]);
 		}
 	}
-	feed(slot, ev, n);
+	queue_frame(slot, ev, n, !(sb & 8));
 }
 
 static void op_long_frame(const uint8_t **p, const uint8_t *end)
@@ -497,7 +681,7 @@ static void op_long_frame(const uint8_t **p, const uint8_t *end)
 	size_t n = 0;
 	for (unsigned k = 0; k < count; k++)
 		ev[n++] = (struct input_event){ .type = EV_KEY, .code = (uint16_t)(base + k), .value = !up };
-	feed(slot, ev, n);
+	queue_frame(slot, ev, n, true);
 }
 
 static void op_add(const uint8_t **p, const uint8_t *end)
@@ -537,10 +721,14 @@ static void op_add(const uint8_t **p, const uint8_t *end)
 	}
 	bool was_live = i >= 0 && F.live[i];
 	if (i >= 0 && !was_live) {
-		/* Before the call: the callbacks may see the device at once. */
+		/* Before the call: the callbacks may see the device at once. The
+		 * host read the presses of the keys held at the start. */
 		F.live[i] = true;
 		F.info[i] = info;
 		F.down[i] = info.held;
+		F.fed_down[i] = info.held;
+		F.host_down[i] = info.held;
+		F.qlen[i] = 0;
 		F.grabbed[i] = false;
 		F.last_grab_failed[i] = false;
 	}
@@ -558,6 +746,9 @@ static void op_remove(int slot)
 	if (i >= 0 && F.live[i]) {
 		F.live[i] = false;
 		memset(&F.down[i], 0, sizeof(F.down[i]));
+		memset(&F.fed_down[i], 0, sizeof(F.fed_down[i]));
+		memset(&F.host_down[i], 0, sizeof(F.host_down[i]));
+		F.qlen[i] = 0;
 		/* A removed device's fd is closed: whatever grab it had is gone. */
 		F.grabbed[i] = false;
 	}
@@ -578,8 +769,9 @@ static void release_source(int slot)
 		struct input_event fr[33];
 		size_t m = n - k < 32 ? n - k : 32;
 		memcpy(fr, ev + k, m * sizeof(*fr));
-		feed(slot, fr, m);
+		queue_frame(slot, fr, m, false);
 	}
+	read_queue(slot);
 }
 
 static void reload(uint8_t s)
@@ -639,6 +831,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	check_state("start");
 	for (int ops = 0; p < end && ops < MAX_OPS; ops++) {
 		uint8_t op = *p++ & 15;
+		tr("clock %lldus", (long long)F.now_us + 1);
 		uint8_t a = p < end ? *p : 0;
 		const char *what = "?";
 		switch (op) {
@@ -662,12 +855,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			op_frame(&p, end);
 			what = "frame";
 			break;
-		case 4:
+		case 4: {
 			p++;
-			tr("resync %s", dname(slot_of(a)));
-			router_note_resync(F.r, slot_of(a));
-			what = "resync";
+			uint8_t keep = p < end ? *p++ : 0;
+			drop_queue(slot_of(a), keep);
+			what = "drop";
 			break;
+		}
 		case 5: {
 			p++;
 			int t = target_of(a);
@@ -744,7 +938,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		}
 		check_state(what);
 	}
-	/* Every key up at the source: nothing may stay down anywhere. */
+	/* Every key up at the source: nothing may stay down anywhere, on a
+	 * target or on the host. */
 	tr("# all keys released at the source");
 	for (int i = 0; i < N_SLOTS; i++)
 		if (F.live[i])
@@ -756,6 +951,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			    "source",
 			    router_target_held(F.r, (int)t), tname((int)t));
 		tr("? held %s 0", tname((int)t));
+	}
+	for (int i = 0; i < N_SLOTS; i++) {
+		if (!F.live[i])
+			continue;
+		for (unsigned c = 0; c < KEY_CNT; c++)
+			if (keyset_has(&F.host_down[i], c))
+				die("the host still holds %s of d%d after every key was released at "
+				    "the "
+				    "source",
+				    test_code_name(EV_KEY, c) ? test_code_name(EV_KEY, c) : "a key", i < 6 ? i : 127);
+		tr("? host-held %s 0", dname(i < 6 ? i : 127));
 	}
 	tr("shutdown");
 	F.in_forced = true;

@@ -22,14 +22,19 @@ kbd: +b
 > guest keyboard: +b
 # The other way: switching to the native host, the keyboard stays grabbed
 # while B is down on the guest. In the frame that releases B, C goes down:
-# the host did not read that frame (still grabbed), so C goes nowhere and the
-# ungrab waits for it; the host never reads a release without its press.
+# the host did not read that frame (still grabbed), so only kvmswitch has C.
+# It reaches the host, the active target, through kvmswitch's host keyboard,
+# and the ungrab waits for it. (Before, C went nowhere: a lost keystroke.)
 switch host
 > guest keyboard: -b
 > leds all 0x0
 > switched guest -> host (command)
 kbd: -b +c
+> host keyboard: +c
 ? grabbed kbd yes
 kbd: -c
+> host keyboard: -c
 > ungrab kbd
 ? held guest 0
+? held host 0
+? host-presses kbd 1

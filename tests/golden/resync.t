@@ -13,8 +13,8 @@ start
 > switched - -> guest (start)
 kbd: +a +s
 > guest keyboard: +a +s
-resync kbd
-kbd: -a +d
+drop kbd
+resync kbd: -a +d
 > guest keyboard: -a +d
 kbd: -s -d
 > guest keyboard: -s -d

@@ -6,17 +6,37 @@
  *
  *   config ... end            config text (default: built-in defaults)
  *   device NAME [keyboard] [absolute MIN MAX] [leds 0xN] [held k,k] [nograb]
- *   remove NAME | resync NAME
+ *   remove NAME
  *   start | switch T | cycle | prev | toggle | release | shutdown
  *   reload ... end            a new config; targets kept by name and type
  *   refuse T                  prepare() refuses T (domain not running)
  *   led T NAME VALUE          a consumer wrote an LED to T's keyboard
  *   NAME: +a -a rel_x=5 a=2   one frame from device NAME (SYN added)
+ *   NAME: -a | +s | @12ms +d  several frames in one call, as one read()
+ *                             returns them; a frame may start with its
+ *                             kernel stamp @TIME (e.g. @12ms, @12001us);
+ *                             unstamped frames get the virtual clock, which
+ *                             then moves on by 1us
+ *   grab-at TIME              the next grab change takes effect at TIME
+ *                             (default: the virtual clock), so frames
+ *                             stamped before it, fed later, were queued
+ *                             before it (the kernel's queue at a grab)
+ *   grab-undo TIME            the next grab is taken back at TIME (the
+ *                             shell found a key down right after it)
+ *   clock TIME                set the virtual clock (it only moves on)
+ *   drop NAME                 a SYN_DROPPED was read from NAME
+ *   resync NAME: EVENTS       libevdev's resync after it (stamped now)
  *   ? active T | ? held T N | ? grabbed NAME yes|no | ? pending NAME yes|no
  *   ? leds T 0xN | ? deadline N|none
+ *   ? host-held NAME N        keys of NAME the host holds, as a reader of
+ *                             the physical device that is not kvmswitch
+ *                             sees them (every frame queued while NAME was
+ *                             not grabbed)
+ *   ? host-presses NAME N     presses of NAME that host reader has read
  *   300ms                     advance time and tick
  *
  * Outputs: "> T KIND: events", "> grab NAME", "> ungrab NAME",
+ * "> ungrab NAME (undone)", "> host-release NAME KEY",
  * "> leds NAME|all 0xN", "> switched FROM -> TO (reason)", "> rc -EXXX".
  */
 #include <dirent.h>
@@ -25,11 +45,24 @@
 #include <stdarg.h>
 #include <stdlib.h>
 
+#include "core/framer.h"
 #include "core/router.h"
 #include "test.h"
 
 #define MAX_OUT 256
 #define MAX_DEV 16
+#define MAX_CHANGES 64
+
+/* A reader of a physical device that is not kvmswitch (the compositor):
+ * it reads every frame the kernel queued while the device was not grabbed,
+ * and holds a key from its press to its release. */
+struct host_view {
+	int n_change;
+	int64_t at[MAX_CHANGES];
+	bool grabbed[MAX_CHANGES];
+	bool down[KEY_CNT];
+	unsigned held, presses;
+};
 
 struct golden {
 	const char *file;
@@ -37,9 +70,13 @@ struct golden {
 	struct router *r;
 	char dev_name[MAX_DEV][32];
 	bool dev_nograb[MAX_DEV];
+	struct host_view host[MAX_DEV];
 	int n_dev;
 	bool refuse[CONFIG_MAX_TARGETS];
 	uint64_t now;
+	int64_t now_us;
+	bool grab_at_set, grab_undo_set;
+	int64_t grab_at, grab_undo;
 	char *out[MAX_OUT];
 	int n_out;
 	char err[1024];
@@ -110,11 +147,73 @@ static void cb_emit(void *data, int target, enum vkind kind, const struct input_
 	out_add(g, "%s", line);
 }
 
-static int cb_grab(void *data, int dev, bool on)
+static void host_change(struct host_view *h, int64_t at, bool grabbed)
+{
+	if (h->n_change < MAX_CHANGES) {
+		h->at[h->n_change] = at;
+		h->grabbed[h->n_change++] = grabbed;
+	}
+}
+
+static bool host_reads(const struct host_view *h, int64_t t)
+{
+	bool grabbed = false;
+	for (int k = 0; k < h->n_change && h->at[k] <= t; k++)
+		grabbed = h->grabbed[k];
+	return !grabbed;
+}
+
+/* What the host reader makes of the events it reads: like libinput, it
+ * ignores a press of a key it holds and a release of one it does not. */
+static void host_read(struct host_view *h, const struct input_event *ev, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		const struct input_event *e = &ev[i];
+		if (e->type != EV_KEY || e->code >= KEY_CNT || e->value == 2 || !host_reads(h, framer_stamp_us(e)))
+			continue;
+		if (e->value && !h->down[e->code]) {
+			h->down[e->code] = true;
+			h->held++;
+			h->presses++;
+		} else if (!e->value && h->down[e->code]) {
+			h->down[e->code] = false;
+			h->held--;
+		}
+	}
+}
+
+static int cb_grab(void *data, int dev, bool on, struct router_grab *res)
 {
 	struct golden *g = data;
 	out_add(g, "%s %s", on ? "grab" : "ungrab", g->dev_name[dev]);
-	return on && g->dev_nograb[dev] ? -EBUSY : 0;
+	if (on && g->dev_nograb[dev])
+		return -EBUSY;
+	/* The virtual clock is at least at the instant of the last change. */
+	res->at_us = g->grab_at_set ? g->grab_at : g->now_us;
+	g->grab_at_set = false;
+	host_change(&g->host[dev], res->at_us, on);
+	if (g->now_us < res->at_us)
+		g->now_us = res->at_us;
+	if (on && g->grab_undo_set) {
+		res->undone = true;
+		res->undone_us = g->grab_undo;
+		g->grab_undo_set = false;
+		host_change(&g->host[dev], res->undone_us, false);
+		if (g->now_us < res->undone_us)
+			g->now_us = res->undone_us;
+		out_add(g, "ungrab %s (undone)", g->dev_name[dev]);
+	}
+	return 0;
+}
+
+/* The shell writes a press and a release into the device: a script feeds
+ * them as the frames they are (the host reader ignores the press of a key
+ * it holds and takes the release). */
+static void cb_host_release(void *data, int dev, unsigned code)
+{
+	struct golden *g = data;
+	const char *name = test_code_name(EV_KEY, code);
+	out_add(g, "host-release %s %s", g->dev_name[dev], name ? name : "?");
 }
 
 static void cb_leds(void *data, int dev, uint32_t leds)
@@ -195,7 +294,7 @@ static struct config *load_config(struct golden *g, const char *text, int line)
 static const struct router_output *output(struct golden *g)
 {
 	static struct router_output o;
-	o = (struct router_output){ g, cb_emit, cb_grab, cb_leds, cb_prepare, cb_switched };
+	o = (struct router_output){ g, cb_emit, cb_grab, cb_leds, cb_prepare, cb_switched, cb_host_release };
 	return &o;
 }
 
@@ -209,11 +308,51 @@ static int ensure_router(struct golden *g, int line)
 	return g->r ? 0 : fail_at(g, line, "router_create failed");
 }
 
-static int feed_frame(struct golden *g, int dev, char *events, int line)
+/* "12ms", "12.5ms", "12001us" -> µs. */
+static int parse_time(const char *s, int64_t *us)
 {
-	struct input_event ev[64];
+	char *end;
+	double v = strtod(s, &end);
+	if (end == s || v < 0)
+		return -1;
+	if (!strcmp(end, "ms"))
+		*us = (int64_t)(v * 1000 + 0.5);
+	else if (!strcmp(end, "us"))
+		*us = (int64_t)(v + 0.5);
+	else
+		return -1;
+	return 0;
+}
+
+/* One call to the router with the frames of `events` ("a b | c"). */
+static int feed_frames(struct golden *g, int dev, char *events, bool resync, int line)
+{
+	struct input_event ev[256];
 	size_t n = 0;
-	for (char *save = NULL, *tok = strtok_r(events, " \t", &save); tok; tok = strtok_r(NULL, " \t", &save)) {
+	int64_t stamp = -1;
+	for (char *save = NULL, *tok = strtok_r(events, " \t", &save);; tok = strtok_r(NULL, " \t", &save)) {
+		if (!tok || !strcmp(tok, "|")) {
+			/* End of a frame. */
+			if (n >= 256)
+				return fail_at(g, line, "batch too long");
+			ev[n++] = (struct input_event){ .type = EV_SYN, .code = SYN_REPORT };
+			if (stamp < 0 || resync)
+				stamp = resync ? g->now_us : g->now_us++;
+			else if (g->now_us <= stamp)
+				g->now_us = stamp + 1;
+			for (size_t k = n;
+			     k > 0 && (k == n || ev[k - 1].type != EV_SYN || ev[k - 1].code != SYN_REPORT); k--)
+				framer_set_stamp_us(&ev[k - 1], stamp);
+			stamp = -1;
+			if (!tok)
+				break;
+			continue;
+		}
+		if (tok[0] == '@') {
+			if (parse_time(tok + 1, &stamp) < 0)
+				return fail_at(g, line, "bad stamp '%s' (@12ms, @12.5ms, @12001us)", tok);
+			continue;
+		}
 		unsigned type, code;
 		int value;
 		char *eq = strchr(tok, '=');
@@ -228,12 +367,15 @@ static int feed_frame(struct golden *g, int dev, char *events, int line)
 		}
 		if (test_code_from_name(tok, &type, &code) < 0)
 			return fail_at(g, line, "unknown event code '%s'", tok);
-		if (n >= 63)
-			return fail_at(g, line, "frame too long");
+		if (n >= 255)
+			return fail_at(g, line, "batch too long");
 		ev[n++] = (struct input_event){ .type = (uint16_t)type, .code = (uint16_t)code, .value = value };
 	}
-	ev[n++] = (struct input_event){ .type = EV_SYN, .code = SYN_REPORT };
-	router_feed(g->r, dev, ev, n, g->now);
+	host_read(&g->host[dev], ev, n);
+	if (resync)
+		router_feed_resync(g->r, dev, ev, n, g->now);
+	else
+		router_feed(g->r, dev, ev, n, g->now);
 	return 0;
 }
 
@@ -249,6 +391,7 @@ static int add_device(struct golden *g, char *args, int line)
 		snprintf(g->dev_name[id], sizeof(g->dev_name[id]), "%s", name);
 	}
 	g->dev_nograb[id] = false;
+	memset(&g->host[id], 0, sizeof(g->host[id]));
 	for (char *tok; (tok = strtok_r(NULL, " \t", &save));) {
 		if (!strcmp(tok, "keyboard")) {
 			info.keyboard = true;
@@ -271,6 +414,10 @@ static int add_device(struct golden *g, char *args, int line)
 				if (test_code_from_name(k, &type, &code) < 0 || type != EV_KEY)
 					return fail_at(g, line, "unknown key '%s'", k);
 				keyset_set(&info.held, code, true);
+				if (!g->host[id].down[code]) {
+					g->host[id].down[code] = true;
+					g->host[id].held++;
+				}
 			}
 		} else {
 			return fail_at(g, line, "unknown device option '%s'", tok);
@@ -304,6 +451,13 @@ static int check_state(struct golden *g, char *args, int line)
 		bool v = what[0] == 'g' ? router_device_grabbed(g->r, d) : router_device_pending(g->r, d);
 		if (d < 0 || v != !strcmp(b, "yes"))
 			return fail_at(g, line, "%s %s is %s, expected %s", what, a, v ? "yes" : "no", b);
+	} else if (!strcmp(what, "host-held") || !strcmp(what, "host-presses")) {
+		int d = find_dev(g, a);
+		if (d < 0)
+			return fail_at(g, line, "unknown device '%s'", a);
+		unsigned v = what[5] == 'h' ? g->host[d].held : g->host[d].presses;
+		if (v != strtoul(b, NULL, 0))
+			return fail_at(g, line, "%s %s is %u, expected %s", what, a, v, b);
 	} else if (!strcmp(what, "deadline")) {
 		uint64_t dl = router_next_deadline(g->r);
 		bool ok = !strcmp(a, "none") ? dl == UINT64_MAX : dl == strtoull(a, NULL, 0);
@@ -362,25 +516,48 @@ static int run_action(struct golden *g, char *s, int line, char **lines, int n_l
 		return -1;
 	size_t sl = strlen(s);
 	if (sl > 2 && !strcmp(s + sl - 2, "ms") && strspn(s, "0123456789") == sl - 2) {
-		g->now += strtoull(s, NULL, 10);
+		uint64_t ms = strtoull(s, NULL, 10);
+		g->now += ms;
+		g->now_us += (int64_t)ms * 1000;
 		router_tick(g->r, g->now);
 		return 0;
 	}
-	if (s[sl - 1] == ':' || strchr(cmd, ':')) {
-		char *colon = strchr(s, ':');
+	bool resync = !strcmp(cmd, "resync");
+	if (s[sl - 1] == ':' || strchr(cmd, ':') || (resync && strchr(arg, ':'))) {
+		char *name = resync ? arg : s, *colon = strchr(name, ':');
 		*colon = '\0';
-		int d = find_dev(g, s);
+		int d = find_dev(g, trim(name));
 		if (d < 0)
-			return fail_at(g, line, "unknown device '%s'", s);
-		return feed_frame(g, d, colon + 1, line);
+			return fail_at(g, line, "unknown device '%s'", name);
+		return feed_frames(g, d, colon + 1, resync, line);
 	}
 	if (!strcmp(cmd, "device"))
 		return add_device(g, arg, line);
-	if (!strcmp(cmd, "remove") || !strcmp(cmd, "resync")) {
+	if (!strcmp(cmd, "clock")) {
+		int64_t t;
+		if (parse_time(arg, &t) < 0 || t < g->now_us)
+			return fail_at(g, line, "bad time '%s' (the clock only moves on)", arg);
+		g->now_us = t;
+		return 0;
+	}
+	if (!strcmp(cmd, "grab-at") || !strcmp(cmd, "grab-undo")) {
+		int64_t t;
+		if (parse_time(arg, &t) < 0)
+			return fail_at(g, line, "bad time '%s' (12ms, 12.5ms, 12001us)", arg);
+		if (cmd[5] == 'a') {
+			g->grab_at = t;
+			g->grab_at_set = true;
+		} else {
+			g->grab_undo = t;
+			g->grab_undo_set = true;
+		}
+		return 0;
+	}
+	if (!strcmp(cmd, "remove") || !strcmp(cmd, "drop")) {
 		int d = find_dev(g, arg);
 		if (d < 0)
 			return fail_at(g, line, "unknown device '%s'", arg);
-		if (cmd[1] == 'e' && cmd[2] == 'm')
+		if (cmd[0] == 'r')
 			router_device_remove(g->r, d, g->now);
 		else
 			router_note_resync(g->r, d);
