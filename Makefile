@@ -78,7 +78,13 @@ $(B)/tests/%: $(B)/tests/integration/%.o $(TLIB_SRC:%.c=$(B)/%.o)
 
 # No unit-test binary only while tests/unit has no sources (tests/check then
 # runs none); with sources, a failing unit build fails `make tests`.
-tests: $(B)/kvmswitch $(if $(UNIT_SRC),$(B)/unit-tests) $(ITESTS) man
+tests: $(B)/kvmswitch $(if $(UNIT_SRC),$(B)/unit-tests) $(ITESTS) $(B)/tests/failwrite.so man
+
+# A test-only fault, LD_PRELOAD'ed by test_faults (tests/preload/failwrite.c).
+# Not instrumented, so that it loads into the ASan build too.
+$(B)/tests/failwrite.so: tests/preload/failwrite.c
+	@mkdir -p $(dir $@)
+	$(CC) -std=gnu11 -O2 -Wall -Wextra -Werror -fPIC -shared -o $@ $< -ldl
 
 # Keep the test objects (make would delete them as intermediates).
 .SECONDARY: $(TLIB_SRC:%.c=$(B)/%.o) $(ITEST_SRC:%.c=$(B)/%.o)

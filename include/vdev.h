@@ -26,17 +26,24 @@ void vdev_destroy(struct vdev *v);
  * while another holder of the uinput file (systemd's fd store) keeps it. */
 void vdev_forget(struct vdev *v);
 
-/* One frame in one write(). Returns 0 or -errno. */
+/* One frame in one write(). Returns 0 or -errno. A key change of a frame
+ * that could not be written is owed: the next vdev_write, or vdev_catch_up,
+ * sends the state the device lacks first, so that a release that did not
+ * arrive is not lost for good (the router's view of what the target holds
+ * stays true). */
 int vdev_write(struct vdev *v, const struct input_event *ev, size_t n);
+/* Keys whose state the device does not have yet. */
+size_t vdev_owed(const struct vdev *v);
+/* Sends the owed key states as one frame. Returns 0 (nothing is owed now)
+ * or -errno. */
+int vdev_catch_up(struct vdev *v);
 
 /* Reads what consumers wrote to the device (LEDs): calls fn for each EV_LED.
  * Returns 0, or -errno (not -EAGAIN). */
 int vdev_read(struct vdev *v, void (*fn)(void *data, unsigned code, int value), void *data);
 
 int vdev_fd(const struct vdev *v);
-enum vkind vdev_kind(const struct vdev *v);
 const char *vdev_name(const struct vdev *v);
 const char *vdev_devnode(const struct vdev *v); /* /dev/input/eventN */
-const char *vdev_sysname(const struct vdev *v); /* inputN */
 
 #endif

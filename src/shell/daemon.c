@@ -57,6 +57,16 @@ struct retry {
 	struct discovered dev;
 };
 
+/* Writing to a virtual device failed: its owed keys are re-sent from the
+ * timer (CATCH_UP_MS), and the failure is logged once per episode. */
+#define CATCH_UP_MS 20
+
+struct vdev_health {
+	uint64_t write_errors;
+	int last_error;   /* errno of the last failed write */
+	bool failing;     /* since the last good write: logged once */
+};
+
 struct pdev {
 	struct evdev_in *in;
 	struct discovered disc; /* for the match rules again on reload */
@@ -87,6 +97,8 @@ struct daemon {
 	struct virt *virt; /* libvirt: usb targets, domain lifecycle */
 	struct pdev *dev[ROUTER_MAX_DEVICES];
 	struct vdev *vd[CONFIG_MAX_TARGETS][VK_COUNT];
+	struct vdev_health health[CONFIG_MAX_TARGETS][VK_COUNT];
+	uint64_t catch_up_at; /* when to re-send owed keys, or UINT64_MAX */
 	struct fdstore *store; /* systemd's fd store: VM targets' devices survive a restart */
 	bool want_tablet;
 	struct retry retry[RETRY_SLOTS];
@@ -191,12 +203,55 @@ static void on_led(void *data, unsigned code, int value)
 
 /* ---- router output ---- */
 
+/* A virtual device's write failed (rc < 0) or worked again (rc 0). The first
+ * failure of an episode is logged with its errno; what the device lacks is
+ * owed and re-sent by catch_up(). */
+static void write_result(struct daemon *d, int t, int k, int rc)
+{
+	struct vdev_health *h = &d->health[t][k];
+	const char *name = d->cfg->target[t].name;
+	if (rc < 0) {
+		d->n.write_errors++;
+		h->write_errors++;
+		h->last_error = -rc;
+		if (d->catch_up_at == UINT64_MAX)
+			d->catch_up_at = d->now + CATCH_UP_MS;
+		if (!h->failing)
+			log_warn("target '%s': writing to its %s failed: %s; the keys it misses are sent again "
+				 "when it takes writes",
+				 name, vkind_name((enum vkind)k), strerror(-rc));
+		h->failing = true;
+	} else if (h->failing && !vdev_owed(d->vd[t][k])) {
+		h->failing = false;
+		log_info("target '%s': its %s takes writes again; nothing it missed is still held", name,
+			 vkind_name((enum vkind)k));
+	}
+}
+
+/* Re-sends the keys virtual devices missed; again later if some still do. */
+static void catch_up(struct daemon *d)
+{
+	d->catch_up_at = UINT64_MAX;
+	for (size_t t = 0; t < d->cfg->n_target; t++)
+		for (int k = 0; k < VK_COUNT; k++) {
+			struct vdev *v = d->vd[t][k];
+			if (!v || !vdev_owed(v))
+				continue;
+			write_result(d, (int)t, k, vdev_catch_up(v));
+		}
+}
+
 static void out_emit(void *data, int target, enum vkind kind, const struct input_event *ev, size_t n)
 {
 	struct daemon *d = data;
 	struct vdev *v = d->vd[target][kind];
-	if (!v || vdev_write(v, ev, n) < 0)
+	if (!v) {
 		d->n.write_errors++;
+	} else {
+		int rc = vdev_write(v, ev, n);
+		if (rc < 0 || d->health[target][kind].failing)
+			write_result(d, target, kind, rc);
+	}
 	/* The kernel hands each MSC_SCAN back to the keyboard's uinput fd (we
 	 * watch it for LEDs): read_echoes() reads it before the next
 	 * epoll_wait, which would otherwise return at once just for it. */
@@ -541,6 +596,18 @@ static void status_json(struct daemon *d, struct json *j)
 		json_uint(j, router_target_held(d->router, (int)t));
 		json_key(j, "leds");
 		json_uint(j, router_target_leds(d->router, (int)t));
+		/* Writes to its devices that failed, and the keys whose state they
+		 * still lack (re-sent until they take it). */
+		uint64_t werr = 0;
+		size_t owed = 0;
+		for (int k = 0; k < VK_COUNT; k++) {
+			werr += d->health[t][k].write_errors;
+			owed += d->vd[t][k] ? vdev_owed(d->vd[t][k]) : 0;
+		}
+		json_key(j, "failed_writes");
+		json_uint(j, werr);
+		json_key(j, "owed_keys");
+		json_uint(j, owed);
 		json_key(j, "devices");
 		json_object_begin(j);
 		for (int k = 0; k < VK_COUNT; k++) {
@@ -576,6 +643,12 @@ static void status_json(struct daemon *d, struct json *j)
 	json_uint(j, d->n.syn_dropped);
 	json_key(j, "write_errors");
 	json_uint(j, d->n.write_errors);
+	json_key(j, "host_releases");
+	json_uint(j, d->n.host_releases);
+	json_key(j, "retracts");
+	json_uint(j, st->retracts);
+	json_key(j, "host_read_frames");
+	json_uint(j, st->host_read);
 	json_key(j, "hooks_run");
 	json_uint(j, d->hooks ? hooks_runs(d->hooks) : 0);
 	json_key(j, "hooks_failed");
@@ -648,6 +721,7 @@ static int reload(struct daemon *d, char *err, size_t errlen)
 
 	/* Move the virtual devices of kept targets to their new index. */
 	struct vdev *vd[CONFIG_MAX_TARGETS][VK_COUNT] = { 0 };
+	struct vdev_health health[CONFIG_MAX_TARGETS][VK_COUNT] = { 0 };
 	for (size_t t = 0; t < old->n_target; t++) {
 		for (int k = 0; k < VK_COUNT; k++) {
 			if (!d->vd[t][k])
@@ -655,6 +729,7 @@ static int reload(struct daemon *d, char *err, size_t errlen)
 			epoll_ctl(d->epfd, EPOLL_CTL_DEL, vdev_fd(d->vd[t][k]), NULL);
 			if (map[t] >= 0 && target_has_vdevs(cfg, map[t])) {
 				vd[map[t]][k] = d->vd[t][k];
+				health[map[t]][k] = d->health[t][k];
 			} else {
 				fdstore_remove(d->store, old->target[t].name, (enum vkind)k);
 				vdev_destroy(d->vd[t][k]);
@@ -662,6 +737,7 @@ static int reload(struct daemon *d, char *err, size_t errlen)
 		}
 	}
 	memcpy(d->vd, vd, sizeof(vd));
+	memcpy(d->health, health, sizeof(health));
 	d->echo = 0; /* target indices changed: unread echoes wake the loop as usual */
 	d->cfg = cfg;
 	for (size_t t = 0; t < cfg->n_target; t++)
@@ -848,6 +924,8 @@ static void arm_timer(struct daemon *d)
 		when = hooks_next_deadline(d->hooks);
 	if (d->listener && listener_next_deadline(d->listener) < when)
 		when = listener_next_deadline(d->listener);
+	if (d->catch_up_at < when)
+		when = d->catch_up_at;
 	if (when == d->armed)
 		return;
 	d->armed = when;
@@ -875,6 +953,8 @@ static void on_timer(struct daemon *d)
 	}
 	hooks_tick(d->hooks, d->now);
 	listener_tick(d->listener, d->now);
+	if (d->now >= d->catch_up_at)
+		catch_up(d);
 }
 
 static void on_signal(struct daemon *d)
@@ -1045,6 +1125,7 @@ int daemon_run(const struct daemon_options *opt)
 	d->epfd = d->tfd = d->sigfd = -1;
 	d->cur_dev = -1;
 	d->armed = 0;
+	d->catch_up_at = UINT64_MAX;
 	if (setup(d, err, sizeof(err)) < 0) {
 		log_error("%s", err);
 		teardown(d);

@@ -15,11 +15,14 @@
 
 struct vdev {
 	int fd;
-	enum vkind kind;
 	struct libevdev_uinput *ui; /* NULL for an adopted fd */
 	char name[80];
 	char sysname[64];
 	char devnode[64];
+	/* Keys down as the router sent them, and as the kernel took them: they
+	 * differ only after a failed write (`owed` keys). */
+	struct keyset want, sent;
+	size_t owed;
 };
 
 /* Device identity: BUS_VIRTUAL, vendor 0, product 'K' 'S' + kind. */
@@ -108,7 +111,6 @@ struct vdev *vdev_create(const char *target, enum vkind kind, bool guest)
 	int rc = -ENOMEM;
 	if (!v)
 		goto fail;
-	v->kind = kind;
 	v->fd = open("/dev/uinput", O_RDWR | O_NONBLOCK | O_CLOEXEC);
 	if (v->fd < 0) {
 		rc = -errno;
@@ -170,7 +172,6 @@ struct vdev *vdev_adopt(int fd, const char *target, enum vkind kind)
 	if (!v)
 		return NULL;
 	v->fd = fd;
-	v->kind = kind;
 	snprintf(v->name, sizeof(v->name), "kvmswitch %s %s", target, vkind_name(kind));
 	int flags = fcntl(fd, F_GETFL);
 	if (flags >= 0)
@@ -219,13 +220,65 @@ void vdev_forget(struct vdev *v)
 	free(v);
 }
 
-int vdev_write(struct vdev *v, const struct input_event *ev, size_t n)
+static int write_all(int fd, const struct input_event *ev, size_t n)
 {
 	size_t len = n * sizeof(*ev);
-	ssize_t w = write(v->fd, ev, len);
+	ssize_t w = write(fd, ev, len);
 	if (w < 0)
 		return -errno;
 	return (size_t)w == len ? 0 : -EIO;
+}
+
+static void track_keys(struct keyset *s, const struct input_event *ev, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (ev[i].type == EV_KEY && (ev[i].value == 0 || ev[i].value == 1))
+			keyset_set(s, ev[i].code, ev[i].value);
+}
+
+static size_t count_owed(const struct vdev *v)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < sizeof(v->want.bits) / sizeof(v->want.bits[0]); i++)
+		n += (size_t)__builtin_popcountll(v->want.bits[i] ^ v->sent.bits[i]);
+	return n;
+}
+
+int vdev_catch_up(struct vdev *v)
+{
+	static struct input_event ev[KEY_CNT + 1];
+	size_t n = 0;
+	if (!v->owed)
+		return 0;
+	for (unsigned c = 0; c < KEY_CNT; c++)
+		if (keyset_has(&v->want, c) != keyset_has(&v->sent, c))
+			ev[n++] = (struct input_event){ .type = EV_KEY, .code = (uint16_t)c,
+							.value = keyset_has(&v->want, c) };
+	ev[n++] = (struct input_event){ .type = EV_SYN, .code = SYN_REPORT };
+	int rc = write_all(v->fd, ev, n);
+	if (rc == 0) {
+		v->sent = v->want;
+		v->owed = 0;
+	}
+	return rc;
+}
+
+int vdev_write(struct vdev *v, const struct input_event *ev, size_t n)
+{
+	if (v->owed)
+		vdev_catch_up(v);
+	track_keys(&v->want, ev, n);
+	int rc = write_all(v->fd, ev, n);
+	if (rc == 0)
+		track_keys(&v->sent, ev, n);
+	else
+		v->owed = count_owed(v);
+	return rc;
+}
+
+size_t vdev_owed(const struct vdev *v)
+{
+	return v->owed;
 }
 
 int vdev_read(struct vdev *v, void (*fn)(void *data, unsigned code, int value), void *data)
@@ -250,11 +303,6 @@ int vdev_fd(const struct vdev *v)
 	return v->fd;
 }
 
-enum vkind vdev_kind(const struct vdev *v)
-{
-	return v->kind;
-}
-
 const char *vdev_name(const struct vdev *v)
 {
 	return v->name;
@@ -263,9 +311,4 @@ const char *vdev_name(const struct vdev *v)
 const char *vdev_devnode(const struct vdev *v)
 {
 	return v->devnode;
-}
-
-const char *vdev_sysname(const struct vdev *v)
-{
-	return v->sysname;
 }

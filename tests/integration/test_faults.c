@@ -7,6 +7,7 @@
  * device of every target gives the key state its readers see. */
 #include <fcntl.h>
 #include <libevdev/libevdev.h>
+#include <limits.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -699,4 +700,61 @@ ITEST_TIMEOUT(valgrind_run_stop_is_clean, 900)
 	free(log);
 	free(vlog);
 	free(supp);
+}
+
+/* A write to a virtual device that fails (here through a test-only
+ * LD_PRELOAD shim; in life a uinput device in trouble) must not leave a key
+ * held on the target: the release that did not arrive is owed, sent again
+ * once the device takes writes, logged once, and shown in status. */
+ITEST_TIMEOUT(failed_write_of_a_release_is_sent_again, 120)
+{
+	const char *build = getenv("KVMSWITCH_BUILD");
+	char preload[PATH_MAX + 32], flagenv[PATH_MAX + 32], asan[512];
+	char *flag = itest_tmpfile("failwrite");
+	snprintf(preload, sizeof(preload), "LD_PRELOAD=%s/tests/failwrite.so", build ? build : "build");
+	snprintf(flagenv, sizeof(flagenv), "KVMSWITCH_FAILWRITE=%s", flag);
+	/* An ASan build must accept a library loaded before its runtime. */
+	snprintf(asan, sizeof(asan), "ASAN_OPTIONS=%s%sverify_asan_link_order=0",
+		 getenv("ASAN_OPTIONS") ? getenv("ASAN_OPTIONS") : "", getenv("ASAN_OPTIONS") ? ":" : "");
+	struct tdev *kbd = tdev_create(TDEV_KEYBOARD, "kbd");
+	struct ksd *k = ksd_start_env(CFG_GUEST, (const char *const[]){ preload, flagenv, asan, NULL });
+	wait_taken(k, kbd, true);
+	struct treader *gk = ksd_open_vdev(k, "guest", "keyboard");
+	tdev_key(kbd, KEY_A, 1);
+	TREADER_EXPECT(gk, T, { EV_KEY, KEY_A, 1 }, { EV_SYN, SYN_REPORT, 0 });
+
+	/* Writes fail: the release does not arrive, the target still holds A. */
+	FILE *f = fopen(flag, "w");
+	ITEST_ASSERT_NOT_NULL(f);
+	fclose(f);
+	tdev_key(kbd, KEY_A, 0);
+	int64_t deadline = itest_now_ms() + T;
+	while (ksd_counter(k, "write_errors") < 1 && itest_now_ms() < deadline)
+		usleep(20000);
+	ITEST_ASSERT_GE_INT(ksd_counter(k, "write_errors"), 1);
+	char *st = ksd_request(k, "status");
+	ITEST_ASSERT_STR_CONTAINS(st, "\"owed_keys\":1");
+	free(st);
+	treader_expect_silence(gk, 200);
+
+	/* Writes work again: the release comes, nothing is owed. */
+	ITEST_ASSERT_SYSCALL(unlink(flag));
+	TREADER_EXPECT(gk, T, { EV_KEY, KEY_A, 0 }, { EV_SYN, SYN_REPORT, 0 });
+	st = ksd_request(k, "status");
+	ITEST_ASSERT_STR_CONTAINS(st, "\"owed_keys\":0");
+	free(st);
+	tdev_tap(kbd, KEY_B);
+	TREADER_EXPECT(gk, T, { EV_KEY, KEY_B, 1 }, { EV_SYN, SYN_REPORT, 0 }, { EV_KEY, KEY_B, 0 },
+		       { EV_SYN, SYN_REPORT, 0 });
+	ITEST_ASSERT_EQ_INT(ksd_stop(k), 0);
+	size_t len;
+	char *err = itest_read_file(tproc_stderr_path(ksd_proc(k)), &len);
+	ITEST_ASSERT_STR_CONTAINS(err, "target 'guest': writing to its keyboard failed: Input/output error");
+	/* Logged once for the episode, however many writes failed. */
+	int logged = 0;
+	for (const char *p = err; (p = strstr(p, "writing to its keyboard failed")); p++)
+		logged++;
+	ITEST_ASSERT_EQ_INT(logged, 1);
+	ITEST_ASSERT_STR_CONTAINS(err, "takes writes again");
+	free(err);
 }
