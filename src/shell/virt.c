@@ -1620,8 +1620,7 @@ int virt_xml_main(int argc, char **argv)
 		return 2;
 	}
 	char path[PATH_MAX], err[CONFIG_ERR_MAX];
-	conffile_find(config, path, sizeof(path));
-	struct config *cfg = conffile_load(path, err, sizeof(err));
+	struct config *cfg = conffile_read(config, path, sizeof(path), err, sizeof(err));
 	if (!cfg) {
 		fprintf(stderr, "%s\n", err);
 		return 1;
