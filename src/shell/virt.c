@@ -140,7 +140,6 @@ struct worker {
 	int work_timer, rebind_timer;
 	char rebind[MAX_ATTACHED][64];
 	size_t n_rebind;
-	char warned[CONFIG_MAX_TARGETS][TEXT_MAX]; /* last warning per target, said once */
 };
 
 struct virt {
