@@ -209,7 +209,7 @@ deps:
 	tests/deps.sh
 
 format:
-	clang-format -i $(CORE_SRC) $(SHELL_SRC) include/*.h include/*/*.h $(UNIT_SRC) $(TLIB_SRC) $(ITEST_SRC) \
+	clang-format -i $(CORE_SRC) $(SHELL_SRC) $(wildcard src/shell/*.h) include/*.h include/*/*.h $(UNIT_SRC) $(TLIB_SRC) $(ITEST_SRC) \
 		$(wildcard tests/fuzz/*.c)
 
 clean:

@@ -10,8 +10,8 @@
 #include "core/proto.h"
 #include "daemon.h"
 #include "discover.h"
+#include "libvirt_xml_cmd.h"
 #include "log.h"
-#include "virt.h"
 
 static const char usage_text[] =
 	"usage: kvmswitch [--version] [--help] COMMAND [ARGS]\n"
