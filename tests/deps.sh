@@ -11,6 +11,8 @@ packages=(
 	libevdev-dev libudev-dev libvirt-dev libxkbcommon-dev libinput-dev libsystemd-dev
 	# the network listener's HMAC and randomness (src/shell/listener.c)
 	libsodium-dev
+	# reading a domain's XML (src/shell/domxml.c)
+	libxml2-dev
 	# key names at run time (libxkbcommon's keymaps)
 	xkb-data
 	# the test VM (tests/vm/run): QEMU, a kernel with uinput, the initramfs,

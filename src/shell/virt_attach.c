@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "core/virtxml.h"
+#include "domxml.h"
 #include "hostdevs.h"
 #include "log.h"
 #include "virt_internal.h"
@@ -125,12 +126,12 @@ static struct attachment *track(struct worker *w, const struct wtarget *t, struc
 }
 
 /* Is live hostdev h also in the domain's definition (inactive XML)? */
-static bool in_definition(const struct virtxml_hostdev *h, const struct virtxml_hostdev *def, int n)
+static bool in_definition(const struct domxml_hostdev *h, const struct domxml_hostdev *def, int n)
 {
 	for (int q = 0; q < n; q++) {
 		if (def[q].pci != h->pci)
 			continue;
-		if (h->pci ? virtxml_hostdev_is_pci(&def[q], &h->addr)
+		if (h->pci ? domxml_hostdev_is_pci(&def[q], &h->addr)
 			   : def[q].has_address ? def[q].bus == h->bus && def[q].device == h->device
 						: def[q].vendor == h->vendor && def[q].product == h->product)
 			return true;
@@ -161,9 +162,9 @@ void attach_sync(struct virt *v, struct wconn *c)
 		virDomainFree(d);
 		if (!live)
 			continue;
-		struct virtxml_hostdev hl[MAX_ATTACHED], hi[MAX_ATTACHED];
-		int nl = virtxml_parse_hostdevs(live, hl, MAX_ATTACHED);
-		int ni = inactive ? virtxml_parse_hostdevs(inactive, hi, MAX_ATTACHED) : 0;
+		struct domxml_hostdev hl[MAX_ATTACHED], hi[MAX_ATTACHED];
+		int nl = domxml_parse_hostdevs(live, hl, MAX_ATTACHED);
+		int ni = inactive ? domxml_parse_hostdevs(inactive, hi, MAX_ATTACHED) : 0;
 		free(live);
 		free(inactive);
 		if (nl < 0 || ni < 0) {
@@ -177,8 +178,8 @@ void attach_sync(struct virt *v, struct wconn *c)
 			struct attachment *a = &w->att[i];
 			bool there = false;
 			for (int k = 0; k < nl && a->c == c && !strcmp(a->domain, wt->domain); k++)
-				there |= a->pci ? virtxml_hostdev_is_pci(&hl[k], &a->addr)
-						: virtxml_hostdev_is_usb(&hl[k], &a->usb);
+				there |= a->pci ? domxml_hostdev_is_pci(&hl[k], &a->addr)
+						: domxml_hostdev_is_usb(&hl[k], &a->usb);
 			if (a->c == c && !strcmp(a->domain, wt->domain) && !there) {
 				log_info("target '%s': %s is no longer attached to domain '%s'", a->target, a->what,
 					 a->domain);
