@@ -9,14 +9,12 @@
 
 #define CONFFILE_SYSTEM "/etc/kvmswitch/kvmswitch.conf"
 
-/* The file to read: `explicit_path` if given, else
+/* Finds the file to read and loads it: `explicit_path` if given, else
  * $XDG_CONFIG_HOME/kvmswitch/kvmswitch.conf (~/.config/...), else the system
- * file. Writes "" when none exists (the built-in defaults apply). */
-void conffile_find(const char *explicit_path, char *out, size_t len);
-
-/* Reads and parses `path` ("" for the built-in defaults) and resolves its
- * hotkeys with libevdev/libxkbcommon names. Returns NULL with
- * "FILE:LINE: message" (or "FILE: reason") in err. */
-struct config *conffile_load(const char *path, char *err, size_t errlen);
+ * file, else the built-in defaults. Writes the path read to `path` ("" for
+ * the defaults). The file is parsed and its hotkeys resolved with
+ * libevdev/libxkbcommon names. Returns NULL with "FILE:LINE: message" (or
+ * "FILE: reason") in err, for the caller to print or log. */
+struct config *conffile_read(const char *explicit_path, char *path, size_t pathlen, char *err, size_t errlen);
 
 #endif

@@ -80,10 +80,4 @@ void virt_status_json(const struct virt *v, int target, struct json *j);
  * id, or any device behind a PCI controller it lists)? */
 bool virt_moves(const struct config *cfg, int target, const struct device_desc *desc, const char *syspath);
 
-/* `kvmswitch libvirt-xml [-c FILE] [--passthrough|--evdev] TARGET` (argv[0]
- * is "libvirt-xml"): prints the <input> elements for an evdev target's
- * domain. Returns the exit status. */
-int virt_xml_main(int argc, char **argv);
-extern const char virt_xml_help[];
-
 #endif

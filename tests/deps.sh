@@ -6,11 +6,13 @@
 #   tests/deps.sh --list   print the list
 set -eu
 packages=(
-	# build (the Makefile's pkg-config PKGS)
+	# build (the Makefile's pkg-config DAEMON_PKGS and TEST_PKGS)
 	build-essential pkg-config
-	libevdev-dev libudev-dev libvirt-dev libxkbcommon-dev libinput-dev libsystemd-dev
+	libevdev-dev libudev-dev libvirt-dev libxkbcommon-dev libsystemd-dev
 	# the network listener's HMAC and randomness (src/shell/listener.c)
 	libsodium-dev
+	# reading a domain's XML (src/shell/domxml.c)
+	libxml2-dev
 	# key names at run time (libxkbcommon's keymaps)
 	xkb-data
 	# the test VM (tests/vm/run): QEMU, a kernel with uinput, the initramfs,

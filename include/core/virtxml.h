@@ -1,8 +1,7 @@
-/* libvirt device XML, both ways. Generates what kvmswitch hot-attaches to a
- * domain (<hostdev> for a USB device or a PCI USB controller) and what
+/* libvirt device XML: generates what kvmswitch hot-attaches to a domain
+ * (<hostdev> for a USB device or a PCI USB controller) and what
  * `kvmswitch libvirt-xml` prints (<input> elements for a target's virtual
- * devices); parses the <hostdev> elements of a domain's XML as libvirt
- * returns it (virDomainGetXMLDesc), to find devices attached to it. Pure. */
+ * devices). Pure. Reading a domain's XML back is the shell's (domxml.h). */
 #ifndef KVMSWITCH_CORE_VIRTXML_H
 #define KVMSWITCH_CORE_VIRTXML_H
 
@@ -57,26 +56,5 @@ const char *virtxml_grab_toggle(const struct config *cfg, int target);
  * Returns the length, or -1 if buf is too small. */
 int virtxml_inputs(char *buf, size_t len, const struct config *cfg, int target,
 		   enum libvirt_input type);
-
-/* A <hostdev> of a domain's XML. */
-struct virtxml_hostdev {
-	bool pci;       /* type='pci', else type='usb' */
-	bool managed;
-	/* usb */
-	bool has_ids, has_address;
-	uint16_t vendor, product;
-	unsigned bus, device;
-	/* pci */
-	struct pci_addr addr;
-};
-
-/* Finds the subsystem <hostdev> elements (usb and pci) of a domain XML.
- * Writes at most max of them; returns how many there are (may exceed max),
- * or -1 if the XML is malformed where a hostdev is. */
-int virtxml_parse_hostdevs(const char *xml, struct virtxml_hostdev *out, size_t max);
-
-/* True if a parsed hostdev is the device d (ids and address). */
-bool virtxml_hostdev_is_usb(const struct virtxml_hostdev *h, const struct usb_dev *d);
-bool virtxml_hostdev_is_pci(const struct virtxml_hostdev *h, const struct pci_addr *a);
 
 #endif

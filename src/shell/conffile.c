@@ -11,7 +11,8 @@
 
 #define CONFFILE_MAX (1024 * 1024)
 
-void conffile_find(const char *explicit_path, char *out, size_t len)
+/* The file to read, or "" when none exists. */
+static void find(const char *explicit_path, char *out, size_t len)
 {
 	if (explicit_path) {
 		snprintf(out, len, "%s", explicit_path);
@@ -75,7 +76,9 @@ static char *read_file(const char *path, size_t *len, char *err, size_t errlen)
 	return buf;
 }
 
-struct config *conffile_load(const char *path, char *err, size_t errlen)
+/* Reads and parses `path` ("" for the built-in defaults) and resolves its
+ * hotkeys. */
+static struct config *load(const char *path, char *err, size_t errlen)
 {
 	struct config *cfg;
 	if (!path || !*path) {
@@ -108,4 +111,10 @@ struct config *conffile_load(const char *path, char *err, size_t errlen)
 		return NULL;
 	}
 	return cfg;
+}
+
+struct config *conffile_read(const char *explicit_path, char *path, size_t pathlen, char *err, size_t errlen)
+{
+	find(explicit_path, path, pathlen);
+	return load(path, err, errlen);
 }

@@ -703,8 +703,7 @@ static void list_json(struct daemon *d, struct json *j)
 static int reload(struct daemon *d, char *err, size_t errlen)
 {
 	char path[PATH_MAX];
-	conffile_find(d->opt->config_path, path, sizeof(path));
-	struct config *cfg = conffile_load(path, err, errlen);
+	struct config *cfg = conffile_read(d->opt->config_path, path, sizeof(path), err, errlen);
 	if (!cfg)
 		return -1;
 	/* A listener that cannot start (bad secret file, address in use)
@@ -981,8 +980,7 @@ static void on_signal(struct daemon *d)
 
 static int setup(struct daemon *d, char *err, size_t errlen)
 {
-	conffile_find(d->opt->config_path, d->config_path, sizeof(d->config_path));
-	d->cfg = conffile_load(d->config_path, err, errlen);
+	d->cfg = conffile_read(d->opt->config_path, d->config_path, sizeof(d->config_path), err, errlen);
 	if (!d->cfg)
 		return -1;
 	log_info("configuration: %s", d->config_path[0] ? d->config_path : "built-in defaults");

@@ -10,8 +10,8 @@
 #include "core/proto.h"
 #include "daemon.h"
 #include "discover.h"
+#include "libvirt_xml_cmd.h"
 #include "log.h"
-#include "virt.h"
 
 static const char usage_text[] =
 	"usage: kvmswitch [--version] [--help] COMMAND [ARGS]\n"
@@ -141,8 +141,7 @@ bad:
 static int cmd_check(const struct args *a)
 {
 	char path[4096], err[CONFIG_ERR_MAX];
-	conffile_find(a->config, path, sizeof(path));
-	struct config *cfg = conffile_load(path, err, sizeof(err));
+	struct config *cfg = conffile_read(a->config, path, sizeof(path), err, sizeof(err));
 	if (!cfg) {
 		fprintf(stderr, "%s\n", err);
 		return EXIT_REFUSED;
@@ -212,8 +211,7 @@ static void list_one(void *data, const struct discovered *dev)
 static int cmd_list(const struct args *a)
 {
 	char path[4096], err[CONFIG_ERR_MAX];
-	conffile_find(a->config, path, sizeof(path));
-	struct config *cfg = conffile_load(path, err, sizeof(err));
+	struct config *cfg = conffile_read(a->config, path, sizeof(path), err, sizeof(err));
 	if (!cfg) {
 		fprintf(stderr, "%s\n", err);
 		return EXIT_REFUSED;

@@ -1,5 +1,5 @@
-/* libvirt device XML: what kvmswitch attaches and prints, and what it reads
- * back from a domain's XML. */
+/* libvirt device XML: what kvmswitch attaches and prints. (What it reads back
+ * from a domain's XML: test_domxml.c.) */
 #include <stdlib.h>
 
 #include "core/router.h"
@@ -45,111 +45,6 @@ TEST(virtxml_pci_hostdev_is_managed)
 	char s[32];
 	virtxml_pci_format(&a, s, sizeof(s));
 	CHECK_STR(s, "0000:11:00.3");
-}
-
-/* What libvirt 9 returns for a running q35 domain with two USB devices
- * attached live and a PCI controller: guest-side <address> elements outside
- * <source> must not be taken for the host address. */
-static const char domain_xml[] =
-	"<domain type='qemu' id='1'>\n"
-	"  <name>kvmtest</name>\n"
-	"  <!-- a comment with <hostdev mode='subsystem' type='usb'> inside -->\n"
-	"  <devices>\n"
-	"    <controller type='usb' index='0' model='qemu-xhci'>\n"
-	"      <alias name='usb'/>\n"
-	"      <address type='pci' domain='0x0000' bus='0x01' slot='0x00' function='0x0'/>\n"
-	"    </controller>\n"
-	"    <input type='evdev'>\n"
-	"      <source dev='/dev/input/by-id/kvmswitch-win-keyboard' grab='all' repeat='on'/>\n"
-	"    </input>\n"
-	"    <hostdev mode='subsystem' type='usb' managed='no'>\n"
-	"      <source>\n"
-	"        <vendor id='0x0627'/>\n"
-	"        <product id='0x0001'/>\n"
-	"        <address bus='1' device='2'/>\n"
-	"      </source>\n"
-	"      <alias name='hostdev0'/>\n"
-	"      <address type='usb' bus='0' port='1'/>\n"
-	"    </hostdev>\n"
-	"    <hostdev mode=\"subsystem\" type=\"usb\">\n"
-	"      <source startupPolicy=\"optional\">\n"
-	"        <vendor id=\"0x0627\"/><product id=\"0x0001\"/>\n"
-	"        <address bus=\"1\" device=\"3\"/>\n"
-	"      </source>\n"
-	"      <address type='usb' bus='0' port='2'/>\n"
-	"    </hostdev>\n"
-	"    <hostdev mode='capabilities' type='storage'>\n"
-	"      <source><block>/dev/sdf1</block></source>\n"
-	"    </hostdev>\n"
-	"    <hostdev mode='subsystem' type='pci' managed='yes'>\n"
-	"      <driver name='vfio'/>\n"
-	"      <source>\n"
-	"        <address domain='0x0000' bus='0x11' slot='0x00' function='0x3'/>\n"
-	"      </source>\n"
-	"      <alias name='hostdev2'/>\n"
-	"      <address type='pci' domain='0x0000' bus='0x07' slot='0x00' function='0x0'/>\n"
-	"    </hostdev>\n"
-	"  </devices>\n"
-	"</domain>\n";
-
-TEST(virtxml_parses_hostdevs_of_a_domain)
-{
-	struct virtxml_hostdev h[8];
-	int n = virtxml_parse_hostdevs(domain_xml, h, 8);
-	CHECK_INT(n, 3);
-	CHECK(!h[0].pci);
-	CHECK(h[0].has_ids && h[0].has_address);
-	CHECK_INT(h[0].vendor, 0x0627);
-	CHECK_INT(h[0].product, 0x0001);
-	CHECK_INT(h[0].bus, 1);
-	CHECK_INT(h[0].device, 2);
-	CHECK(!h[0].managed);
-	CHECK_INT(h[1].device, 3);
-	CHECK(h[2].pci && h[2].managed);
-	CHECK_INT(h[2].addr.bus, 0x11);
-	CHECK_INT(h[2].addr.func, 3);
-	struct usb_dev kbd = { 0x0627, 0x0001, 1, 2 }, other = { 0x0627, 0x0001, 1, 4 };
-	CHECK(virtxml_hostdev_is_usb(&h[0], &kbd));
-	CHECK(!virtxml_hostdev_is_usb(&h[1], &kbd));
-	CHECK(!virtxml_hostdev_is_usb(&h[0], &other));
-	CHECK(!virtxml_hostdev_is_usb(&h[2], &kbd));
-	struct pci_addr a = { 0, 0x11, 0, 3 }, b = { 0, 0x11, 0, 2 };
-	CHECK(virtxml_hostdev_is_pci(&h[2], &a));
-	CHECK(!virtxml_hostdev_is_pci(&h[2], &b));
-	CHECK(!virtxml_hostdev_is_pci(&h[0], &a));
-	/* More than fit: the count, and only max written. */
-	CHECK_INT(virtxml_parse_hostdevs(domain_xml, h, 1), 3);
-}
-
-/* What kvmswitch generates, it reads back as the same device. */
-TEST(virtxml_round_trip)
-{
-	char xml[1024];
-	struct usb_dev d = { 0x046d, 0xc52b, 3, 17 };
-	struct pci_addr a = { 0x0001, 0x0a, 0x1f, 7 };
-	int n = virtxml_usb_hostdev(xml, sizeof(xml), &d);
-	CHECK(n > 0);
-	CHECK(virtxml_pci_hostdev(xml + n, sizeof(xml) - (size_t)n, &a) > 0);
-	struct virtxml_hostdev h[2];
-	CHECK_INT(virtxml_parse_hostdevs(xml, h, 2), 2);
-	CHECK(virtxml_hostdev_is_usb(&h[0], &d));
-	CHECK(virtxml_hostdev_is_pci(&h[1], &a));
-	CHECK(h[1].managed);
-}
-
-TEST(virtxml_rejects_malformed_hostdevs)
-{
-	struct virtxml_hostdev h[2];
-	CHECK_INT(virtxml_parse_hostdevs("<domain><devices></devices></domain>", h, 2), 0);
-	CHECK_INT(virtxml_parse_hostdevs("", h, 2), 0);
-	/* Unterminated hostdev, bad numbers, unquoted attributes, open comment. */
-	CHECK_INT(virtxml_parse_hostdevs("<hostdev mode='subsystem' type='usb'><source>", h, 2), -1);
-	CHECK_INT(virtxml_parse_hostdevs("<hostdev mode='subsystem' type='usb'><source><address bus='x' device='1'/>"
-					 "</source></hostdev>", h, 2), -1);
-	CHECK_INT(virtxml_parse_hostdevs("<hostdev mode=subsystem type='usb'></hostdev>", h, 2), -1);
-	CHECK_INT(virtxml_parse_hostdevs("<domain><!-- <hostdev", h, 2), -1);
-	CHECK_INT(virtxml_parse_hostdevs("<hostdev mode='subsystem' type='pci'><source><address domain='0x0' "
-					 "bus='0x100' slot='0' function='0'/></source></hostdev>", h, 2), -1);
 }
 
 TEST(virtxml_grab_toggle_is_our_hotkey)
