@@ -20,6 +20,7 @@ struct ctl_client {
 	uid_t uid;
 	bool subscribed;
 	bool closing;     /* flush what is queued, then close */
+	bool dead;        /* gone: freed by sweep(), after the round that may still use it */
 	bool discarding;  /* an over-long line: drop bytes up to its newline */
 	uint64_t ticket;  /* a deferred reply is owed (ctl_defer), or 0 */
 	uint64_t last_ms;
@@ -39,7 +40,8 @@ struct ctl {
 	ino_t ino;
 	struct ctl_handler h;
 	struct ctl_client *clients;
-	unsigned n_clients;
+	unsigned n_clients; /* not dead */
+	unsigned n_dead;
 	uint64_t now;
 	uint64_t last_ticket;
 };
@@ -179,27 +181,54 @@ struct ctl *ctl_create(const char *path, const struct ctl_handler *h)
 	return ctl;
 }
 
+/* Client lifetime, one rule for every path: wherever a failure is noticed
+ * (a send in a broadcast or a deferred reply, a read, the idle timer) the
+ * client is only marked dead; sweep() frees it once the round that may
+ * still hold it is over (the end of ctl_dispatch and ctl_tick). Its socket
+ * is shut down at once: the peer sees the end now, and epoll reports
+ * EPOLLHUP on it, so a client killed outside ctl_dispatch (a broadcast
+ * after a hotkey) wakes the next one, which frees it. */
+static void client_kill(struct ctl_client *c)
+{
+	if (c->dead)
+		return;
+	c->dead = true;
+	shutdown(c->fd, SHUT_RDWR);
+	c->ctl->n_clients--;
+	c->ctl->n_dead++;
+}
+
 static void client_free(struct ctl *ctl, struct ctl_client *c)
 {
-	for (struct ctl_client **pp = &ctl->clients; *pp; pp = &(*pp)->next) {
-		if (*pp == c) {
-			*pp = c->next;
-			break;
-		}
-	}
 	epoll_ctl(ctl->epfd, EPOLL_CTL_DEL, c->fd, NULL);
 	close(c->fd);
 	free(c->out);
 	free(c);
-	ctl->n_clients--;
+}
+
+static void sweep(struct ctl *ctl)
+{
+	for (struct ctl_client **pp = &ctl->clients; ctl->n_dead && *pp;) {
+		struct ctl_client *c = *pp;
+		if (!c->dead) {
+			pp = &c->next;
+			continue;
+		}
+		*pp = c->next;
+		client_free(ctl, c);
+		ctl->n_dead--;
+	}
 }
 
 void ctl_destroy(struct ctl *ctl, bool unlink_path)
 {
 	if (!ctl)
 		return;
-	while (ctl->clients)
-		client_free(ctl, ctl->clients);
+	while (ctl->clients) {
+		struct ctl_client *c = ctl->clients;
+		ctl->clients = c->next;
+		client_free(ctl, c);
+	}
 	close(ctl->fd);
 	close(ctl->epfd);
 	if (ctl->spare >= 0)
@@ -234,9 +263,12 @@ static void want_write(struct ctl_client *c, bool on)
 	epoll_ctl(c->ctl->epfd, EPOLL_CTL_MOD, c->fd, &ev);
 }
 
-/* Writes what is queued. Returns -1 if the client is gone. */
+/* Writes what is queued. Returns -1 if the client is done (then the caller
+ * kills it). */
 static int flush_out(struct ctl_client *c)
 {
+	if (c->dead)
+		return -1;
 	while (c->out_len) {
 		ssize_t w = send(c->fd, c->out, c->out_len, MSG_NOSIGNAL | MSG_DONTWAIT);
 		if (w < 0) {
@@ -255,6 +287,8 @@ static int flush_out(struct ctl_client *c)
 
 static void queue_line(struct ctl_client *c, const char *s, size_t n)
 {
+	if (c->dead)
+		return;
 	if (c->out_len + n + 1 > CTL_OUT_MAX) {
 		/* It does not read: stop talking to it. */
 		c->closing = true;
@@ -304,13 +338,12 @@ void ctl_subscribe(struct ctl_client *c)
 
 void ctl_broadcast(struct ctl *ctl, const char *line)
 {
-	for (struct ctl_client *c = ctl->clients, *next; c; c = next) {
-		next = c->next;
-		if (!c->subscribed || c->closing)
+	for (struct ctl_client *c = ctl->clients; c; c = c->next) {
+		if (!c->subscribed || c->closing || c->dead)
 			continue;
 		queue_line(c, line, strlen(line));
 		if (flush_out(c) < 0)
-			client_free(ctl, c);
+			client_kill(c);
 	}
 }
 
@@ -406,6 +439,8 @@ static int client_read(struct ctl *ctl, struct ctl_client *c)
 			if (ch == '\n') {
 				handle_line(ctl, c, c->in, c->in_len);
 				c->in_len = 0;
+				if (c->dead) /* a send to it failed (it subscribed and went) */
+					return -1;
 				if (c->closing) /* its replies overflowed */
 					return 0;
 				continue;
@@ -428,6 +463,7 @@ void ctl_dispatch(struct ctl *ctl, uint64_t now)
 {
 	struct epoll_event ev[32];
 	ctl->now = now;
+	sweep(ctl); /* those killed since the last round: their events are stale */
 	int n = epoll_wait(ctl->epfd, ev, 32, 0);
 	for (int i = 0; i < n; i++) {
 		struct ctl_client *c = ev[i].data.ptr;
@@ -435,6 +471,8 @@ void ctl_dispatch(struct ctl *ctl, uint64_t now)
 			accept_clients(ctl);
 			continue;
 		}
+		if (c->dead) /* killed earlier in this round */
+			continue;
 		int rc = 0;
 		if (ev[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR))
 			rc = client_read(ctl, c);
@@ -444,18 +482,18 @@ void ctl_dispatch(struct ctl *ctl, uint64_t now)
 		if (rc == 0 && c->ticket && (ev[i].events & (EPOLLHUP | EPOLLERR)))
 			rc = -1;
 		if (rc < 0)
-			client_free(ctl, c);
+			client_kill(c);
 	}
+	sweep(ctl);
 }
 
 void ctl_tick(struct ctl *ctl, uint64_t now)
 {
 	ctl->now = now;
-	for (struct ctl_client *c = ctl->clients, *next; c; c = next) {
-		next = c->next;
+	for (struct ctl_client *c = ctl->clients; c; c = c->next)
 		if (!c->subscribed && now - c->last_ms > CTL_IDLE_MS)
-			client_free(ctl, c);
-	}
+			client_kill(c);
+	sweep(ctl);
 }
 
 int ctl_inject(struct ctl *ctl, const struct proto_request *req, char *reply, size_t len)
@@ -488,7 +526,7 @@ uint64_t ctl_defer(struct ctl_client *c)
 void ctl_reply_ticket(struct ctl *ctl, uint64_t ticket, const char *fmt, ...)
 {
 	struct ctl_client *c = ctl->clients;
-	while (c && (!ticket || c->ticket != ticket))
+	while (c && (!ticket || c->ticket != ticket || c->dead))
 		c = c->next;
 	if (!c)
 		return; /* it has gone */
@@ -503,10 +541,6 @@ void ctl_reply_ticket(struct ctl *ctl, uint64_t ticket, const char *fmt, ...)
 	else
 		ctl_reply(c, "%s", line);
 	free(line);
-	/* Not freed here: this may run while ctl_dispatch holds clients of
-	 * this round. Its next EPOLLOUT frees it through flush_out. */
-	if (flush_out(c) < 0) {
-		c->closing = true;
-		want_write(c, true);
-	}
+	if (flush_out(c) < 0)
+		client_kill(c);
 }
