@@ -6,7 +6,6 @@
  * still being handled (free(): double free, SIGABRT). Under `make asan` the
  * same run also proves that no memory error happens on the way (the daemon's
  * exit status is checked). */
-#include <dirent.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -87,20 +86,6 @@ static long long status_number(struct ksd *k, const char *key)
 	return v;
 }
 
-/* The daemon's open file descriptors. */
-static int fd_count(pid_t pid)
-{
-	char path[64];
-	snprintf(path, sizeof(path), "/proc/%d/fd", (int)pid);
-	DIR *d = opendir(path);
-	ITEST_ASSERT_NOT_NULL(d);
-	int n = 0;
-	for (struct dirent *e; (e = readdir(d));)
-		n += e->d_name[0] != '.';
-	closedir(d);
-	return n;
-}
-
 /* A subscriber that asks for status replies and reads nothing: its replies
  * and events pile up until the daemon drops it, in the middle of whatever
  * it is doing then (its own requests, or a switch's broadcast). */
@@ -171,7 +156,7 @@ ITEST_TIMEOUT(subscribers_dying_during_a_switch_storm, 300)
 	ITEST_ASSERT(reader_wait(&healthy, "subscriber", 1, 0));
 	long long switches0 = status_number(k, "switches");
 	usleep(200000); /* the daemon has closed that status request's connection */
-	int fds0 = fd_count(pid);
+	int fds0 = tproc_fd_count(pid);
 
 	struct reader sw[2] = { { .fd = tsock_unix_connect(ksd_socket(k)) },
 				{ .fd = tsock_unix_connect(ksd_socket(k)) } };
@@ -244,7 +229,7 @@ ITEST_TIMEOUT(subscribers_dying_during_a_switch_storm, 300)
 		usleep(100000);
 	ITEST_ASSERT_EQ_INT(clients, 2); /* the subscriber and this status request */
 	int fds;
-	while ((fds = fd_count(pid)) > fds0 && itest_now_ms() < deadline)
+	while ((fds = tproc_fd_count(pid)) > fds0 && itest_now_ms() < deadline)
 		usleep(100000);
 	ITEST_ASSERT_LE_INT(fds, fds0);
 

@@ -310,6 +310,8 @@ const char *tproc_stdout_path(const struct tproc *p);
 const char *tproc_stderr_path(const struct tproc *p);
 /* Prints the last lines of its stdout and stderr as diagnostics. */
 void tproc_dump(const struct tproc *p);
+/* The open file descriptors of process pid (any process, not only ours). */
+int tproc_fd_count(pid_t pid);
 
 /* ------------------------------------------------------------------------ */
 /* Sockets (sock.c)                                                         */

@@ -92,7 +92,7 @@ char *itest_tmpfile_with(const char *name, const char *text, mode_t mode)
 	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
 	ITEST_ASSERT_SYSCALL(fd);
 	ITEST_ASSERT_SYSCALL(fchmod(fd, mode));
-	ITEST_ASSERT_SYSCALL(write(fd, text, strlen(text)));
+	ITEST_ASSERT_EQ_INT(write(fd, text, strlen(text)), (long long)strlen(text));
 	close(fd);
 	return path;
 }
