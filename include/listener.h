@@ -4,7 +4,9 @@
  * docs/protocol.md): the secret never crosses the wire, a nonce answers one
  * response, failed attempts cost a token of the source's bucket
  * (core/ratelimit.h), only switch, toggle, next and prev are accepted, one
- * command per connection. Non-blocking, with its own epoll fd. */
+ * command per connection. Non-blocking, with its own epoll fd. The secret
+ * file, the MAC and the address syntax, shared with `kvmswitch remote`, are
+ * netauth.h. */
 #ifndef KVMSWITCH_LISTENER_H
 #define KVMSWITCH_LISTENER_H
 
@@ -39,23 +41,5 @@ void listener_dispatch(struct listener *l, uint64_t now_ms);
 /* Closes connections past their time. */
 void listener_tick(struct listener *l, uint64_t now_ms);
 uint64_t listener_next_deadline(const struct listener *l);
-
-/* ---- shared with `kvmswitch remote` ---- */
-
-/* Reads a secret file: a regular file owned by us (or root), with no
- * group/other permissions, not empty (core/auth.h: auth_secret_length).
- * *secret is allocated with sodium_malloc; free it with listener_secret_free. */
-int listener_read_secret(const char *path, unsigned char **secret, size_t *len, char *err, size_t errlen);
-void listener_secret_free(unsigned char *secret, size_t len);
-
-/* HMAC-SHA256(secret, msg). Returns 0 or -1. */
-int listener_mac(const unsigned char *secret, size_t secret_len, const void *msg, size_t msg_len,
-		 uint8_t mac[AUTH_MAC_BYTES]);
-
-/* "tcp:HOST:PORT" ([v6] or bare v6, IPv4, or a name) or "vsock:CID:PORT"
- * (CID a number, any, host or local) into a socket address; `passive` for
- * bind. Returns 0 or -1 with a message. */
-int listener_parse_address(const char *text, bool passive, struct sockaddr_storage *sa, socklen_t *salen,
-			   char *err, size_t errlen);
 
 #endif

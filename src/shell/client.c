@@ -14,7 +14,7 @@
 #include "core/auth.h"
 #include "core/jsonread.h"
 #include "ctl.h"
-#include "listener.h"
+#include "netauth.h"
 
 #define REPLY_TIMEOUT_MS 10000
 /* A switch to a usb target is answered once libvirt has attached the
@@ -398,13 +398,13 @@ int client_remote(int argc, char **argv)
 	}
 	struct sockaddr_storage sa;
 	socklen_t salen;
-	if (listener_parse_address(address, false, &sa, &salen, err, sizeof(err)) < 0) {
+	if (netauth_parse_address(address, false, &sa, &salen, err, sizeof(err)) < 0) {
 		fprintf(stderr, "kvmswitch: %s\n", err);
 		return EXIT_USAGE;
 	}
 	unsigned char *secret;
 	size_t secret_len;
-	if (listener_read_secret(secret_path, &secret, &secret_len, err, sizeof(err)) < 0) {
+	if (netauth_read_secret(secret_path, &secret, &secret_len, err, sizeof(err)) < 0) {
 		fprintf(stderr, "kvmswitch: %s\n", err);
 		return EXIT_USAGE;
 	}
@@ -434,7 +434,7 @@ int client_remote(int argc, char **argv)
 	char resp[AUTH_RESPONSE_MAX + 1];
 	int n;
 	if (auth_message(line, cmd, off, &msg, &msg_len) < 0 ||
-	    listener_mac(secret, secret_len, msg, msg_len, mac) < 0 ||
+	    netauth_mac(secret, secret_len, msg, msg_len, mac) < 0 ||
 	    (n = auth_response_format(mac, cmd, resp, sizeof(resp))) < 0) {
 		fprintf(stderr, "kvmswitch: cannot compute the response\n");
 		rc = EXIT_REFUSED;
@@ -461,6 +461,6 @@ out:
 		close(fd);
 	free(msg);
 	free(buf);
-	listener_secret_free(secret, secret_len);
+	netauth_secret_free(secret, secret_len);
 	return rc;
 }
