@@ -12,7 +12,7 @@ SYSTEMDSYSTEMDIR ?= $(PREFIX)/lib/systemd/system
 B        ?= build
 
 CC       ?= cc
-PKGS      = libevdev libudev libvirt xkbcommon libinput libsystemd libsodium
+PKGS      = libevdev libudev libvirt xkbcommon libinput libsystemd libsodium json-c
 WARN      = -Wall -Wextra -Werror -Wstrict-prototypes -Wmissing-prototypes -Wvla \
             -Wshadow -Wformat=2 -Wno-unused-parameter
 CFLAGS   ?= -O2 -g

@@ -9,8 +9,10 @@ packages=(
 	# build (the Makefile's pkg-config PKGS)
 	build-essential pkg-config
 	libevdev-dev libudev-dev libvirt-dev libxkbcommon-dev libinput-dev libsystemd-dev
-	# the network listener's HMAC and randomness (src/shell/listener.c)
+	# the network listener's HMAC and randomness (src/shell/netauth.c, listener.c)
 	libsodium-dev
+	# the CLI's reading of status and list replies (src/shell/client.c)
+	libjson-c-dev
 	# key names at run time (libxkbcommon's keymaps)
 	xkb-data
 	# the test VM (tests/vm/run): QEMU, a kernel with uinput, the initramfs,
