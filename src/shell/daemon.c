@@ -722,10 +722,10 @@ static void on_request(void *data, struct ctl_client *c, const struct proto_requ
 			list_json(d, &j);
 		else
 			status_json(d, &j);
-		if (j.failed)
-			ctl_reply(c, "error out of memory");
+		if (json_text(&j))
+			ctl_reply(c, "ok %s", json_text(&j));
 		else
-			ctl_reply(c, "ok %s", j.buf);
+			ctl_reply(c, "error out of memory");
 		json_finish(&j);
 		return;
 	}
