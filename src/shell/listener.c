@@ -9,55 +9,61 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/epoll.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "core/ratelimit.h"
+#include "command.h"
+#include "linesrv.h"
 #include "log.h"
 #include "netauth.h"
 
 #define LIMITED_LOG_MS 10000 /* one "rate limited" warning per this */
 
+/* A connection's state beyond its line server's (linesrv_data). */
 struct lconn {
-	int fd;
 	uint8_t key[RATELIMIT_KEY_MAX]; /* the source, for its bucket */
 	size_t key_len;
 	char peer[80];
 	char challenge[AUTH_CHALLENGE_MAX];
-	uint64_t deadline;
-	size_t in_len;
-	char in[AUTH_RESPONSE_MAX];
-	struct lconn *next;
 };
 
 struct listener {
-	struct ctl *ctl;
-	int epfd;
+	const struct command *cmd;
+	struct linesrv *srv;
 	int fd; /* listening socket, or -1 when off */
 	char *address;
 	unsigned char *secret;
 	size_t secret_len;
 	struct ratelimit rl;
-	struct lconn *conns;
-	unsigned n_conns;
 	uint64_t now;
 	uint64_t limited_logged;
-	unsigned long limited, failed, accepted;
+	unsigned long limited;
 };
 
-/* ---- the listener ---- */
+/* Over the network only a switch: switch, toggle, next, prev. */
+static const struct command_perms network_perms = {
+	auth_command_allowed, "is not allowed over the network (switch, toggle, next, prev)"
+};
 
-struct listener *listener_create(struct ctl *ctl)
+static void on_accept(void *data);
+static void on_line(void *data, struct linesrv_conn *conn, const char *line, size_t len);
+static void on_overlong(void *data, struct linesrv_conn *conn);
+static void on_timeout(void *data, struct linesrv_conn *conn);
+
+struct listener *listener_create(const struct command *cmd)
 {
+	/* A response line, then one reply line: nothing piles up. */
+	static const struct linesrv_limits lim = { AUTH_RESPONSE_MAX - 1, 4096, 0 };
 	struct listener *l = calloc(1, sizeof(*l));
 	if (!l)
 		return NULL;
-	l->ctl = ctl;
+	const struct linesrv_ops ops = { l, on_accept, on_line, on_overlong, on_timeout };
+	l->cmd = cmd;
 	l->fd = -1;
-	l->epfd = epoll_create1(EPOLL_CLOEXEC);
-	if (l->epfd < 0 || netauth_init() < 0) {
-		if (l->epfd >= 0)
-			close(l->epfd);
+	l->srv = linesrv_create(&ops, &lim);
+	if (!l->srv || netauth_init() < 0) {
+		linesrv_destroy(l->srv);
 		free(l);
 		return NULL;
 	}
@@ -67,55 +73,14 @@ struct listener *listener_create(struct ctl *ctl)
 
 int listener_fd(const struct listener *l)
 {
-	return l->epfd;
-}
-
-const char *listener_address(const struct listener *l)
-{
-	return l->fd >= 0 ? l->address : NULL;
-}
-
-static void conn_close(struct listener *l, struct lconn *c)
-{
-	for (struct lconn **pp = &l->conns; *pp; pp = &(*pp)->next) {
-		if (*pp == c) {
-			*pp = c->next;
-			break;
-		}
-	}
-	epoll_ctl(l->epfd, EPOLL_CTL_DEL, c->fd, NULL);
-	close(c->fd);
-	sodium_memzero(c, sizeof(*c));
-	free(c);
-	l->n_conns--;
-}
-
-/* One line, then the connection is done. */
-static void conn_finish(struct listener *l, struct lconn *c, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void conn_finish(struct listener *l, struct lconn *c, const char *fmt, ...)
-{
-	char line[512];
-	va_list ap;
-	va_start(ap, fmt);
-	int n = vsnprintf(line, sizeof(line) - 1, fmt, ap);
-	va_end(ap);
-	if (n < 0)
-		n = 0;
-	if ((size_t)n > sizeof(line) - 2)
-		n = (int)sizeof(line) - 2;
-	line[n++] = '\n';
-	ssize_t w = send(c->fd, line, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT);
-	(void)w;
-	shutdown(c->fd, SHUT_RDWR);
-	conn_close(l, c);
+	return linesrv_fd(l->srv);
 }
 
 static void close_listening(struct listener *l)
 {
-	while (l->conns)
-		conn_close(l, l->conns);
+	linesrv_kill_all(l->srv);
 	if (l->fd >= 0) {
-		epoll_ctl(l->epfd, EPOLL_CTL_DEL, l->fd, NULL);
+		linesrv_unlisten(l->srv, l->fd);
 		close(l->fd);
 		l->fd = -1;
 	}
@@ -126,7 +91,7 @@ void listener_destroy(struct listener *l)
 	if (!l)
 		return;
 	close_listening(l);
-	close(l->epfd);
+	linesrv_destroy(l->srv);
 	free(l->address);
 	netauth_secret_free(l->secret, l->secret_len);
 	free(l);
@@ -195,8 +160,7 @@ int listener_configure(struct listener *l, const struct listener_conf *conf, cha
 			close_listening(l);
 			rc = open_listening(addr, &fd, why, sizeof(why));
 		}
-		struct epoll_event ev = { .events = EPOLLIN, .data.ptr = NULL };
-		if (rc == 0 && epoll_ctl(l->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
+		if (rc == 0 && linesrv_listen(l->srv, fd) < 0) {
 			snprintf(why, sizeof(why), "cannot watch the socket: %s", strerror(errno));
 			close(fd);
 			rc = -1;
@@ -257,8 +221,11 @@ static void peer_identity(const struct sockaddr_storage *sa, struct lconn *c)
 	}
 }
 
-static void accept_conns(struct listener *l)
+static void on_accept(void *data)
 {
+	struct listener *l = data;
+	if (l->fd < 0)
+		return;
 	for (int i = 0; i < 64; i++) {
 		struct sockaddr_storage sa;
 		socklen_t salen = sizeof(sa);
@@ -270,168 +237,131 @@ static void accept_conns(struct listener *l)
 				log_warn("listener: accept: %s", strerror(errno));
 			return;
 		}
-		struct lconn *c = calloc(1, sizeof(*c));
-		if (!c) {
-			close(fd);
-			continue;
-		}
-		c->fd = fd;
-		peer_identity(&sa, c);
+		struct lconn who = { 0 };
+		peer_identity(&sa, &who);
 		/* Every connection costs a token; a good one gets it back. */
-		if (!ratelimit_take(&l->rl, c->key, c->key_len, l->now)) {
-			static const char msg[] = "error rate limited: too many attempts; try again later\n";
-			ssize_t w = send(fd, msg, sizeof(msg) - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
-			(void)w;
+		if (!ratelimit_take(&l->rl, who.key, who.key_len, l->now)) {
+			linesrv_refuse(fd, "error rate limited: too many attempts; try again later\n");
 			l->limited++;
 			if (l->now - l->limited_logged >= LIMITED_LOG_MS || !l->limited_logged) {
-				log_warn("listener: %s is rate limited (%lu refused so far)", c->peer, l->limited);
+				log_warn("listener: %s is rate limited (%lu refused so far)", who.peer, l->limited);
 				l->limited_logged = l->now;
 			}
-			close(fd);
-			free(c);
 			continue;
 		}
-		if (l->n_conns >= LISTENER_MAX_CONNS) {
-			static const char msg[] = "error busy\n";
-			ssize_t w = send(fd, msg, sizeof(msg) - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
-			(void)w;
-			close(fd);
-			free(c);
+		if (linesrv_count(l->srv) >= LISTENER_MAX_CONNS) {
+			linesrv_refuse(fd, "error busy\n");
 			continue;
 		}
+		struct linesrv_conn *conn = linesrv_add(l->srv, fd, sizeof(struct lconn));
+		if (!conn)
+			continue;
+		struct lconn *c = linesrv_data(conn);
+		*c = who;
 		uint8_t nonce[AUTH_NONCE_BYTES];
 		randombytes_buf(nonce, sizeof(nonce));
 		auth_challenge_format(nonce, c->challenge);
-		c->deadline = l->now + LISTENER_TIMEOUT_MS;
-		char line[AUTH_CHALLENGE_MAX + 1];
-		int n = snprintf(line, sizeof(line), "%s\n", c->challenge);
-		struct epoll_event ev = { .events = EPOLLIN, .data.ptr = c };
-		if (send(fd, line, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT) != n ||
-		    epoll_ctl(l->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
-			close(fd);
-			free(c);
-			continue;
-		}
-		c->next = l->conns;
-		l->conns = c;
-		l->n_conns++;
+		linesrv_set_deadline(conn, l->now + LISTENER_TIMEOUT_MS);
+		linesrv_reply(conn, "%s", c->challenge);
+		linesrv_flush(conn);
 		log_debug("listener: connection from %s", c->peer);
 	}
 }
 
-static void handle_response(struct listener *l, struct lconn *c, size_t len)
+/* ---- the reply sink of an authenticated command (command.h) ---- */
+
+struct answer {
+	char line[512];
+};
+
+static void sink_reply(void *data, const char *line)
 {
+	struct answer *a = data;
+	snprintf(a->line, sizeof(a->line), "%s", line);
+}
+
+/* One line, then the connection is done. */
+static void finish(struct linesrv_conn *conn, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void finish(struct linesrv_conn *conn, const char *fmt, ...)
+{
+	char line[511];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	linesrv_reply(conn, "%s", line);
+	linesrv_close(conn);
+}
+
+static void on_line(void *data, struct linesrv_conn *conn, const char *line, size_t len)
+{
+	struct listener *l = data;
+	struct lconn *c = linesrv_data(conn);
 	uint8_t mac[AUTH_MAC_BYTES], want[AUTH_MAC_BYTES];
 	const char *cmd;
 	size_t cmd_len;
 	char err[256];
-	if (auth_response_parse(c->in, len, mac, &cmd, &cmd_len, err, sizeof(err)) < 0) {
-		l->failed++;
+	if (auth_response_parse(line, len, mac, &cmd, &cmd_len, err, sizeof(err)) < 0) {
 		log_warn("listener: bad response from %s", c->peer);
-		conn_finish(l, c, "error %s", err);
+		finish(conn, "error %s", err);
 		return;
 	}
 	char *msg;
 	size_t msg_len;
 	if (auth_message(c->challenge, cmd, cmd_len, &msg, &msg_len) < 0) {
-		conn_finish(l, c, "error out of memory");
+		finish(conn, "error out of memory");
 		return;
 	}
 	int rc = netauth_mac(l->secret, l->secret_len, msg, msg_len, want);
 	free(msg);
 	if (rc < 0 || sodium_memcmp(mac, want, sizeof(mac)) != 0) {
-		l->failed++;
 		log_warn("listener: authentication failed from %s", c->peer);
-		conn_finish(l, c, "error authentication failed");
+		finish(conn, "error authentication failed");
 		return;
 	}
 	/* Authenticated: this attempt does not count against the source. */
 	ratelimit_refund(&l->rl, c->key, c->key_len, l->now);
 	struct proto_request req;
 	if (proto_parse(cmd, cmd_len, &req, err, sizeof(err)) < 0) {
-		conn_finish(l, c, "error %s", err);
+		finish(conn, "error %s", err);
 		return;
 	}
-	if (!auth_command_allowed(req.cmd)) {
-		log_warn("listener: %s sent '%s', which is not allowed over the network", c->peer, proto_cmd_name(req.cmd));
-		conn_finish(l, c, "error '%s' is not allowed over the network (switch, toggle, next, prev)",
-			    proto_cmd_name(req.cmd));
-		return;
-	}
-	char reply[512];
-	if (ctl_inject(l->ctl, &req, reply, sizeof(reply)) < 0)
-		snprintf(reply, sizeof(reply), "error out of memory");
-	l->accepted++;
-	log_info("listener: %s: %s%s%s -> %s", c->peer, proto_cmd_name(req.cmd), req.arg[0] ? " " : "", req.arg, reply);
-	conn_finish(l, c, "%s", reply);
+	/* Answered at once: no deferral (a usb target's attach is not awaited). */
+	struct answer a = { "error internal: no reply" };
+	const struct command_sink sink = { &a, sink_reply, NULL, NULL };
+	if (command_run(l->cmd, &req, &network_perms, &sink) < 0)
+		log_warn("listener: %s sent '%s', which is not allowed over the network", c->peer,
+			 proto_cmd_name(req.cmd));
+	else
+		log_info("listener: %s: %s%s%s -> %s", c->peer, proto_cmd_name(req.cmd), req.arg[0] ? " " : "",
+			 req.arg, a.line);
+	finish(conn, "%s", a.line);
 }
 
-static void conn_readable(struct listener *l, struct lconn *c)
+static void on_overlong(void *data, struct linesrv_conn *conn)
 {
-	for (;;) {
-		if (c->in_len == sizeof(c->in)) {
-			l->failed++;
-			conn_finish(l, c, "error response longer than %zu bytes", sizeof(c->in) - 1);
-			return;
-		}
-		ssize_t r = recv(c->fd, c->in + c->in_len, sizeof(c->in) - c->in_len, MSG_DONTWAIT);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0 && errno == EAGAIN)
-			return;
-		if (r <= 0) {
-			/* Gone without a full response: a failed attempt. */
-			l->failed++;
-			conn_close(l, c);
-			return;
-		}
-		char *nl = memchr(c->in + c->in_len, '\n', (size_t)r);
-		c->in_len += (size_t)r;
-		if (nl) {
-			handle_response(l, c, (size_t)(nl - c->in));
-			return;
-		}
-	}
+	finish(conn, "error response longer than %d bytes", AUTH_RESPONSE_MAX - 1);
+}
+
+static void on_timeout(void *data, struct linesrv_conn *conn)
+{
+	log_debug("listener: %s timed out", ((struct lconn *)linesrv_data(conn))->peer);
+	finish(conn, "error timed out");
 }
 
 void listener_dispatch(struct listener *l, uint64_t now_ms)
 {
-	struct epoll_event ev[16];
 	l->now = now_ms;
-	int n = epoll_wait(l->epfd, ev, 16, 0);
-	for (int i = 0; i < n; i++) {
-		if (!ev[i].data.ptr) {
-			if (l->fd >= 0)
-				accept_conns(l);
-			continue;
-		}
-		/* Still ours? (an earlier event in this batch may have closed it) */
-		struct lconn *c = l->conns;
-		while (c && c != ev[i].data.ptr)
-			c = c->next;
-		if (c)
-			conn_readable(l, c);
-	}
+	linesrv_dispatch(l->srv, now_ms);
 }
 
 void listener_tick(struct listener *l, uint64_t now_ms)
 {
 	l->now = now_ms;
-	for (struct lconn *c = l->conns, *next; c; c = next) {
-		next = c->next;
-		if (now_ms >= c->deadline) {
-			l->failed++;
-			log_debug("listener: %s timed out", c->peer);
-			conn_finish(l, c, "error timed out");
-		}
-	}
+	linesrv_tick(l->srv, now_ms);
 }
 
 uint64_t listener_next_deadline(const struct listener *l)
 {
-	uint64_t when = UINT64_MAX;
-	for (const struct lconn *c = l->conns; c; c = c->next)
-		if (c->deadline < when)
-			when = c->deadline;
-	return when;
+	return linesrv_next_deadline(l->srv);
 }
