@@ -11,7 +11,6 @@ enum log_level {
 };
 
 void log_init(enum log_level level);
-enum log_level log_get_level(void);
 void log_write(enum log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 #define log_error(...) log_write(LOG_ERROR, __VA_ARGS__)

@@ -34,6 +34,8 @@ void vdev_forget(struct vdev *v);
 int vdev_write(struct vdev *v, const struct input_event *ev, size_t n);
 /* Keys whose state the device does not have yet. */
 size_t vdev_owed(const struct vdev *v);
+/* Writes that failed since the device was created (or adopted). */
+uint64_t vdev_failed_writes(const struct vdev *v);
 /* Sends the owed key states as one frame. Returns 0 (nothing is owed now)
  * or -errno. */
 int vdev_catch_up(struct vdev *v);

@@ -9,10 +9,12 @@ packages=(
 	# build (the Makefile's pkg-config DAEMON_PKGS and TEST_PKGS)
 	build-essential pkg-config
 	libevdev-dev libudev-dev libvirt-dev libxkbcommon-dev libsystemd-dev
-	# the network listener's HMAC and randomness (src/shell/listener.c)
+	# the network listener's HMAC and randomness (src/shell/netauth.c, listener.c)
 	libsodium-dev
 	# reading a domain's XML (src/shell/domxml.c)
 	libxml2-dev
+	# the CLI's reading of status and list replies (src/shell/client.c)
+	libjson-c-dev
 	# key names at run time (libxkbcommon's keymaps)
 	xkb-data
 	# the test VM (tests/vm/run): QEMU, a kernel with uinput, the initramfs,

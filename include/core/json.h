@@ -1,4 +1,4 @@
-/* A small JSON writer into a growing buffer. Pure. */
+/* A small JSON writer into a growing buffer (core/buf.h). Pure. */
 #ifndef KVMSWITCH_CORE_JSON_H
 #define KVMSWITCH_CORE_JSON_H
 
@@ -6,16 +6,18 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/buf.h"
+
 struct json {
-	char *buf;
-	size_t len, cap;
-	bool failed;     /* out of memory */
+	struct buf out;
 	bool need_comma; /* a value was written at this level */
 	unsigned depth;
 };
 
 void json_init(struct json *j);
 void json_finish(struct json *j); /* frees the buffer */
+/* The text written so far, or NULL if memory ran out on the way. */
+const char *json_text(const struct json *j);
 
 void json_object_begin(struct json *j);
 void json_object_end(struct json *j);
@@ -28,9 +30,5 @@ void json_int(struct json *j, int64_t v);
 void json_uint(struct json *j, uint64_t v);
 void json_bool(struct json *j, bool v);
 void json_null(struct json *j);
-
-/* Parses the string value of a top-level key of a flat object ("active"). For
- * the CLI and tests; returns 0 and writes at most len-1 bytes, or -1. */
-int json_get_string(const char *text, const char *key, char *out, size_t len);
 
 #endif

@@ -2,7 +2,6 @@
 
 #include <inttypes.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 void json_init(struct json *j)
@@ -12,29 +11,19 @@ void json_init(struct json *j)
 
 void json_finish(struct json *j)
 {
-	free(j->buf);
+	buf_finish(&j->out);
 	json_init(j);
+}
+
+const char *json_text(const struct json *j)
+{
+	return j->out.failed ? NULL : j->out.data ? j->out.data : "";
 }
 
 static void put(struct json *j, const char *s, size_t n)
 {
-	if (j->failed)
-		return;
-	if (j->len + n + 1 > j->cap) {
-		size_t cap = j->cap ? j->cap : 256;
-		while (cap < j->len + n + 1)
-			cap *= 2;
-		char *b = realloc(j->buf, cap);
-		if (!b) {
-			j->failed = true;
-			return;
-		}
-		j->buf = b;
-		j->cap = cap;
-	}
-	memcpy(j->buf + j->len, s, n);
-	j->len += n;
-	j->buf[j->len] = '\0';
+	if (!j->out.failed)
+		buf_append(&j->out, s, n);
 }
 
 static void puts_(struct json *j, const char *s)
@@ -153,41 +142,4 @@ void json_null(struct json *j)
 {
 	value_start(j);
 	puts_(j, "null");
-}
-
-int json_get_string(const char *text, const char *key, char *out, size_t len)
-{
-	char pat[80];
-	snprintf(pat, sizeof(pat), "\"%s\":\"", key);
-	/* Only a key at depth 1 counts. */
-	int depth = 0;
-	bool in_str = false;
-	for (const char *p = text; *p; p++) {
-		if (in_str) {
-			if (*p == '\\' && p[1])
-				p++;
-			else if (*p == '"')
-				in_str = false;
-			continue;
-		}
-		if (*p == '{' || *p == '[') {
-			depth++;
-		} else if (*p == '}' || *p == ']') {
-			depth--;
-		} else if (*p == '"') {
-			if (depth == 1 && strncmp(p, pat, strlen(pat)) == 0) {
-				const char *s = p + strlen(pat);
-				size_t n = 0;
-				for (; *s && *s != '"' && n + 1 < len; s++) {
-					if (*s == '\\' && s[1])
-						s++;
-					out[n++] = *s;
-				}
-				out[n] = '\0';
-				return *s == '"' ? 0 : -1;
-			}
-			in_str = true;
-		}
-	}
-	return -1;
 }

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <json-c/json.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,9 +13,8 @@
 #include <unistd.h>
 
 #include "core/auth.h"
-#include "core/jsonread.h"
 #include "ctl.h"
-#include "listener.h"
+#include "netauth.h"
 
 #define REPLY_TIMEOUT_MS 10000
 /* A switch to a usb target is answered once libvirt has attached the
@@ -81,22 +81,50 @@ static void consume_line(char *buf, size_t *len)
 	*len -= n;
 }
 
-/* ---- human views of status and list ---- */
+/* ---- human views of status and list (the JSON read with json-c) ---- */
 
-static void print_scalar(const struct jval *v)
+/* Member `key` of object o if it has that type, else NULL. */
+static struct json_object *member(struct json_object *o, const char *key, enum json_type type)
 {
-	switch (v->type) {
-	case JNULL:
+	struct json_object *m;
+	if (!json_object_is_type(o, json_type_object) || !json_object_object_get_ex(o, key, &m) ||
+	    !json_object_is_type(m, type))
+		return NULL;
+	return m;
+}
+
+static const char *str_of(struct json_object *o, const char *key, const char *def)
+{
+	struct json_object *m = member(o, key, json_type_string);
+	return m ? json_object_get_string(m) : def;
+}
+
+static int64_t int_of(struct json_object *o, const char *key, int64_t def)
+{
+	struct json_object *m = member(o, key, json_type_int);
+	return m ? json_object_get_int64(m) : def;
+}
+
+static bool bool_of(struct json_object *o, const char *key, bool def)
+{
+	struct json_object *m = member(o, key, json_type_boolean);
+	return m ? json_object_get_boolean(m) : def;
+}
+
+static void print_scalar(struct json_object *v)
+{
+	switch (json_object_get_type(v)) {
+	case json_type_null:
 		fputs("-", stdout);
 		break;
-	case JBOOL:
-		fputs(v->b ? "yes" : "no", stdout);
+	case json_type_boolean:
+		fputs(json_object_get_boolean(v) ? "yes" : "no", stdout);
 		break;
-	case JINT:
-		printf("%" PRId64, v->i);
+	case json_type_int:
+		printf("%" PRId64, json_object_get_int64(v));
 		break;
-	case JSTRING:
-		fputs(v->s, stdout);
+	case json_type_string:
+		fputs(json_object_get_string(v), stdout);
 		break;
 	default:
 		fputs("...", stdout);
@@ -112,57 +140,73 @@ static bool is_one_of(const char *key, const char *const *keys)
 }
 
 /* Scalar members not in `known`, as " key=value". */
-static void print_extras(const struct jval *obj, const char *const *known)
+static void print_extras(struct json_object *obj, const char *const *known)
 {
-	for (const struct jval *e = obj ? obj->child : NULL; e; e = e->next) {
-		if (!e->key || is_one_of(e->key, known) || e->type == JOBJECT || e->type == JARRAY)
+	json_object_object_foreach(obj, key, val)
+	{
+		if (is_one_of(key, known) || json_object_is_type(val, json_type_object) ||
+		    json_object_is_type(val, json_type_array))
 			continue;
-		printf("  %s=", e->key);
-		print_scalar(e);
+		printf("  %s=", key);
+		print_scalar(val);
 	}
 }
 
-static void print_status(const struct jval *st)
+/* An input's state: pending, grabbed or released. */
+static const char *input_state(struct json_object *in)
+{
+	return bool_of(in, "pending", false) ? "pending" : bool_of(in, "grabbed", false) ? "grabbed" : "released";
+}
+
+static void print_status(struct json_object *st)
 {
 	static const char *const top_known[] = { "version", "pid", "config", "active", "released", "targets",
 						 "inputs", "counters", NULL };
 	static const char *const target_known[] = { "name", "type", "mode", "active", "held", "leds", "devices",
 						    NULL };
-	printf("active: %s%s\n", jsonread_str(st, "active", "?"),
-	       jsonread_bool(st, "released", false) ? " (released: devices ungrabbed)" : "");
+	printf("active: %s%s\n", str_of(st, "active", "?"),
+	       bool_of(st, "released", false) ? " (released: devices ungrabbed)" : "");
 	printf("targets:\n");
-	const struct jval *ts = jsonread_get(st, "targets");
-	for (const struct jval *t = ts ? ts->child : NULL; t; t = t->next) {
-		const char *type = jsonread_str(t, "type", "?");
-		const char *mode = jsonread_str(t, "mode", NULL);
+	struct json_object *ts = member(st, "targets", json_type_array);
+	for (size_t i = 0; ts && i < json_object_array_length(ts); i++) {
+		struct json_object *t = json_object_array_get_idx(ts, i);
+		const char *type = str_of(t, "type", "?");
+		const char *mode = str_of(t, "mode", NULL);
 		char kind[48];
 		snprintf(kind, sizeof(kind), "%s%s%s%s", type, mode ? " (" : "", mode ? mode : "", mode ? ")" : "");
-		printf("  %c %-16s %-16s", jsonread_bool(t, "active", false) ? '*' : ' ', jsonread_str(t, "name", "?"),
-		       kind);
-		const struct jval *devs = jsonread_get(t, "devices");
-		for (const struct jval *d = devs ? devs->child : NULL; d; d = d->next)
-			printf("  %s %s", d->key, d->type == JSTRING ? d->s : "?");
-		int64_t held = jsonread_int(t, "held", 0);
+		printf("  %c %-16s %-16s", bool_of(t, "active", false) ? '*' : ' ', str_of(t, "name", "?"), kind);
+		struct json_object *devs = member(t, "devices", json_type_object);
+		if (devs) {
+			json_object_object_foreach(devs, dkind, dnode)
+			{
+				bool named = json_object_is_type(dnode, json_type_string);
+				printf("  %s %s", dkind, named ? json_object_get_string(dnode) : "?");
+			}
+		}
+		int64_t held = int_of(t, "held", 0);
 		if (held)
 			printf("  held %" PRId64, held);
 		print_extras(t, target_known);
 		putchar('\n');
 	}
-	const struct jval *in = jsonread_get(st, "inputs");
-	printf("inputs:%s\n", in && in->child ? "" : " none");
-	for (const struct jval *i = in ? in->child : NULL; i; i = i->next) {
-		const char *state = jsonread_bool(i, "pending", false) ? "pending" :
-				    jsonread_bool(i, "grabbed", false) ? "grabbed" : "released";
-		printf("    %-20s %-9s %s\n", jsonread_str(i, "node", "?"), state, jsonread_str(i, "name", "?"));
+	struct json_object *in = member(st, "inputs", json_type_array);
+	size_t n_in = in ? json_object_array_length(in) : 0;
+	printf("inputs:%s\n", n_in ? "" : " none");
+	for (size_t i = 0; i < n_in; i++) {
+		struct json_object *dev = json_object_array_get_idx(in, i);
+		printf("    %-20s %-9s %s\n", str_of(dev, "node", "?"), input_state(dev), str_of(dev, "name", "?"));
 	}
-	const struct jval *c = jsonread_get(st, "counters");
-	if (c && c->child) {
+	struct json_object *c = member(st, "counters", json_type_object);
+	if (c && json_object_object_length(c)) {
 		printf("counters:");
 		int col = 9;
-		for (const struct jval *e = c->child; e; e = e->next) {
+		size_t left = (size_t)json_object_object_length(c);
+		json_object_object_foreach(c, name, val)
+		{
 			char item[96];
-			int n = snprintf(item, sizeof(item), " %s %" PRId64 "%s", e->key, e->type == JINT ? e->i : 0,
-					 e->next ? "," : "");
+			int n = snprintf(item, sizeof(item), " %s %" PRId64 "%s", name,
+					 json_object_is_type(val, json_type_int) ? json_object_get_int64(val) : 0,
+					 --left ? "," : "");
 			if (col + n > 78) {
 				printf("\n         ");
 				col = 9;
@@ -172,26 +216,53 @@ static void print_status(const struct jval *st)
 		}
 		putchar('\n');
 	}
-	printf("daemon: kvmswitch %s, pid %" PRId64 ", config %s", jsonread_str(st, "version", "?"),
-	       jsonread_int(st, "pid", 0), jsonread_str(st, "config", "(built-in defaults)"));
+	printf("daemon: kvmswitch %s, pid %" PRId64 ", config %s", str_of(st, "version", "?"), int_of(st, "pid", 0),
+	       str_of(st, "config", "(built-in defaults)"));
 	print_extras(st, top_known);
 	putchar('\n');
 }
 
-static void print_list(const struct jval *l)
+static void print_list(struct json_object *l)
 {
-	const struct jval *outs = jsonread_get(l, "outputs");
-	const struct jval *ins = jsonread_get(l, "inputs");
+	struct json_object *outs = member(l, "outputs", json_type_array);
+	struct json_object *ins = member(l, "inputs", json_type_array);
 	printf("%-16s %-9s %-20s %s\n", "TARGET", "KIND", "NODE", "NAME");
-	for (const struct jval *o = outs ? outs->child : NULL; o; o = o->next)
-		printf("%-16s %-9s %-20s %s\n", jsonread_str(o, "target", "?"), jsonread_str(o, "kind", "?"),
-		       jsonread_str(o, "node", "?"), jsonread_str(o, "name", ""));
-	printf("\n%-26s %-20s %s\n", "INPUT", "NODE", "NAME");
-	for (const struct jval *i = ins ? ins->child : NULL; i; i = i->next) {
-		const char *state = jsonread_bool(i, "pending", false) ? "pending" :
-				    jsonread_bool(i, "grabbed", false) ? "grabbed" : "released";
-		printf("%-26s %-20s %s\n", state, jsonread_str(i, "node", "?"), jsonread_str(i, "name", "?"));
+	for (size_t i = 0; outs && i < json_object_array_length(outs); i++) {
+		struct json_object *o = json_object_array_get_idx(outs, i);
+		printf("%-16s %-9s %-20s %s\n", str_of(o, "target", "?"), str_of(o, "kind", "?"), str_of(o, "node", "?"),
+		       str_of(o, "name", ""));
 	}
+	printf("\n%-26s %-20s %s\n", "INPUT", "NODE", "NAME");
+	for (size_t i = 0; ins && i < json_object_array_length(ins); i++) {
+		struct json_object *dev = json_object_array_get_idx(ins, i);
+		printf("%-26s %-20s %s\n", input_state(dev), str_of(dev, "node", "?"), str_of(dev, "name", "?"));
+	}
+}
+
+/* The whole text as one JSON value (NULL with a message if it is not). */
+static struct json_object *parse_json(const char *text, char *err, size_t errlen)
+{
+	struct json_tokener *tok = json_tokener_new();
+	if (!tok) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	size_t len = strlen(text);
+	struct json_object *v = json_tokener_parse_ex(tok, text, (int)len);
+	enum json_tokener_error e = json_tokener_get_error(tok);
+	if (e == json_tokener_success && json_tokener_get_parse_end(tok) < len) {
+		snprintf(err, errlen, "text after the JSON value");
+		json_object_put(v);
+		v = NULL;
+	} else if (e != json_tokener_success) {
+		snprintf(err, errlen, "%s", e == json_tokener_continue ? "unexpected end" : json_tokener_error_desc(e));
+		json_object_put(v);
+		v = NULL;
+	} else if (!v) {
+		snprintf(err, errlen, "not an object");
+	}
+	json_tokener_free(tok);
+	return v;
 }
 
 static int print_structured(const struct proto_request *req, const char *text, bool json)
@@ -201,18 +272,18 @@ static int print_structured(const struct proto_request *req, const char *text, b
 		return EXIT_OK;
 	}
 	char err[128];
-	struct jval *v = jsonread_parse(text, err, sizeof(err));
-	if (!v || v->type != JOBJECT) {
+	struct json_object *v = parse_json(text, err, sizeof(err));
+	if (!v || !json_object_is_type(v, json_type_object)) {
 		fprintf(stderr, "kvmswitch: cannot read the daemon's reply (%s): %.200s\n", v ? "not an object" : err,
 			text);
-		jsonread_free(v);
+		json_object_put(v);
 		return EXIT_REFUSED;
 	}
 	if (req->cmd == PROTO_STATUS)
 		print_status(v);
 	else
 		print_list(v);
-	jsonread_free(v);
+	json_object_put(v);
 	return EXIT_OK;
 }
 
@@ -398,13 +469,13 @@ int client_remote(int argc, char **argv)
 	}
 	struct sockaddr_storage sa;
 	socklen_t salen;
-	if (listener_parse_address(address, false, &sa, &salen, err, sizeof(err)) < 0) {
+	if (netauth_parse_address(address, false, &sa, &salen, err, sizeof(err)) < 0) {
 		fprintf(stderr, "kvmswitch: %s\n", err);
 		return EXIT_USAGE;
 	}
 	unsigned char *secret;
 	size_t secret_len;
-	if (listener_read_secret(secret_path, &secret, &secret_len, err, sizeof(err)) < 0) {
+	if (netauth_read_secret(secret_path, &secret, &secret_len, err, sizeof(err)) < 0) {
 		fprintf(stderr, "kvmswitch: %s\n", err);
 		return EXIT_USAGE;
 	}
@@ -434,7 +505,7 @@ int client_remote(int argc, char **argv)
 	char resp[AUTH_RESPONSE_MAX + 1];
 	int n;
 	if (auth_message(line, cmd, off, &msg, &msg_len) < 0 ||
-	    listener_mac(secret, secret_len, msg, msg_len, mac) < 0 ||
+	    netauth_mac(secret, secret_len, msg, msg_len, mac) < 0 ||
 	    (n = auth_response_format(mac, cmd, resp, sizeof(resp))) < 0) {
 		fprintf(stderr, "kvmswitch: cannot compute the response\n");
 		rc = EXIT_REFUSED;
@@ -461,6 +532,6 @@ out:
 		close(fd);
 	free(msg);
 	free(buf);
-	listener_secret_free(secret, secret_len);
+	netauth_secret_free(secret, secret_len);
 	return rc;
 }

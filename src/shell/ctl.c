@@ -6,43 +6,35 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "command.h"
+#include "linesrv.h"
 #include "log.h"
 
+/* A client's state beyond its connection (linesrv_data). */
 struct ctl_client {
 	struct ctl *ctl;
-	int fd;
-	uid_t uid;
 	bool subscribed;
-	bool closing;     /* flush what is queued, then close */
-	bool discarding;  /* an over-long line: drop bytes up to its newline */
-	uint64_t ticket;  /* a deferred reply is owed (ctl_defer), or 0 */
-	uint64_t last_ms;
-	size_t in_len;
-	char in[PROTO_LINE_MAX];
-	char *out;
-	size_t out_len, out_cap;
-	struct ctl_client *next;
+	uint64_t ticket; /* a deferred reply is owed (sink_defer), or 0 */
 };
 
 struct ctl {
 	int fd;    /* listening socket */
-	int epfd;  /* the listening socket and every client */
 	int spare; /* an fd kept for accept() to shed a client when out of fds */
 	char *path;
 	dev_t dev; /* the socket file we made, so we remove only that one */
 	ino_t ino;
-	struct ctl_handler h;
-	struct ctl_client *clients;
-	unsigned n_clients;
-	uint64_t now;
+	const struct command *cmd;
+	struct linesrv *srv;
 	uint64_t last_ticket;
 };
+
+/* The control socket may run every command. */
+static const struct command_perms local_perms = { NULL, NULL };
 
 int ctl_default_path(char *buf, size_t len, char *err, size_t errlen)
 {
@@ -67,26 +59,25 @@ int ctl_default_path(char *buf, size_t len, char *err, size_t errlen)
 	return 0;
 }
 
-static int epoll_add(int epfd, int fd, uint32_t events, void *ptr)
-{
-	struct epoll_event ev = { .events = events, .data.ptr = ptr };
-	return epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev);
-}
+static void on_accept(void *data);
+static void on_line(void *data, struct linesrv_conn *conn, const char *line, size_t len);
+static void on_overlong(void *data, struct linesrv_conn *conn);
 
-static struct ctl *ctl_new(int fd, const char *path, const struct ctl_handler *h)
+static struct ctl *ctl_new(int fd, const char *path, const struct command *cmd)
 {
+	static const struct linesrv_limits lim = { PROTO_LINE_MAX - 1, CTL_OUT_MAX, CTL_IDLE_MS };
 	struct ctl *ctl = calloc(1, sizeof(*ctl));
 	if (!ctl)
 		return NULL;
+	const struct linesrv_ops ops = { ctl, on_accept, on_line, on_overlong, NULL };
 	ctl->fd = fd;
-	ctl->h = *h;
+	ctl->cmd = cmd;
 	ctl->path = strdup(path);
 	ctl->spare = open("/dev/null", O_RDONLY | O_CLOEXEC);
-	ctl->epfd = epoll_create1(EPOLL_CLOEXEC);
-	if (!ctl->path || ctl->epfd < 0 || epoll_add(ctl->epfd, fd, EPOLLIN, NULL) < 0) {
+	ctl->srv = linesrv_create(&ops, &lim);
+	if (!ctl->path || !ctl->srv || linesrv_listen(ctl->srv, fd) < 0) {
 		int e = errno;
-		if (ctl->epfd >= 0)
-			close(ctl->epfd);
+		linesrv_destroy(ctl->srv);
 		if (ctl->spare >= 0)
 			close(ctl->spare);
 		free(ctl->path);
@@ -97,18 +88,7 @@ static struct ctl *ctl_new(int fd, const char *path, const struct ctl_handler *h
 	return ctl;
 }
 
-struct ctl *ctl_adopt(int fd, const char *path, const struct ctl_handler *h)
-{
-	struct ctl *ctl = ctl_new(fd, path, h);
-	struct stat st;
-	if (ctl && lstat(path, &st) == 0 && S_ISSOCK(st.st_mode)) {
-		ctl->dev = st.st_dev;
-		ctl->ino = st.st_ino;
-	}
-	return ctl;
-}
-
-struct ctl *ctl_create(const char *path, const struct ctl_handler *h)
+struct ctl *ctl_create(const char *path, const struct command *cmd)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	if (strlen(path) >= sizeof(sa.sun_path)) {
@@ -166,7 +146,7 @@ struct ctl *ctl_create(const char *path, const struct ctl_handler *h)
 		errno = e;
 		return NULL;
 	}
-	struct ctl *ctl = ctl_new(fd, path, h);
+	struct ctl *ctl = ctl_new(fd, path, cmd);
 	if (!ctl) {
 		int e = errno;
 		close(fd);
@@ -179,29 +159,12 @@ struct ctl *ctl_create(const char *path, const struct ctl_handler *h)
 	return ctl;
 }
 
-static void client_free(struct ctl *ctl, struct ctl_client *c)
-{
-	for (struct ctl_client **pp = &ctl->clients; *pp; pp = &(*pp)->next) {
-		if (*pp == c) {
-			*pp = c->next;
-			break;
-		}
-	}
-	epoll_ctl(ctl->epfd, EPOLL_CTL_DEL, c->fd, NULL);
-	close(c->fd);
-	free(c->out);
-	free(c);
-	ctl->n_clients--;
-}
-
 void ctl_destroy(struct ctl *ctl, bool unlink_path)
 {
 	if (!ctl)
 		return;
-	while (ctl->clients)
-		client_free(ctl, ctl->clients);
+	linesrv_destroy(ctl->srv);
 	close(ctl->fd);
-	close(ctl->epfd);
 	if (ctl->spare >= 0)
 		close(ctl->spare);
 	/* Only the socket we made: another daemon may have replaced it. */
@@ -214,108 +177,17 @@ void ctl_destroy(struct ctl *ctl, bool unlink_path)
 
 int ctl_fd(const struct ctl *ctl)
 {
-	return ctl->epfd;
-}
-
-int ctl_listen_fd(const struct ctl *ctl)
-{
-	return ctl->fd;
+	return linesrv_fd(ctl->srv);
 }
 
 unsigned ctl_client_count(const struct ctl *ctl)
 {
-	return ctl->n_clients;
+	return linesrv_count(ctl->srv);
 }
 
-static void want_write(struct ctl_client *c, bool on)
+static void on_accept(void *data)
 {
-	/* A closing client is only written to (its EOF would wake us forever). */
-	struct epoll_event ev = { .events = (c->closing ? 0 : EPOLLIN) | (on ? EPOLLOUT : 0), .data.ptr = c };
-	epoll_ctl(c->ctl->epfd, EPOLL_CTL_MOD, c->fd, &ev);
-}
-
-/* Writes what is queued. Returns -1 if the client is gone. */
-static int flush_out(struct ctl_client *c)
-{
-	while (c->out_len) {
-		ssize_t w = send(c->fd, c->out, c->out_len, MSG_NOSIGNAL | MSG_DONTWAIT);
-		if (w < 0) {
-			if (errno == EAGAIN || errno == EINTR) {
-				want_write(c, true);
-				return 0;
-			}
-			return -1;
-		}
-		memmove(c->out, c->out + w, c->out_len - (size_t)w);
-		c->out_len -= (size_t)w;
-	}
-	want_write(c, false);
-	return c->closing && !c->ticket ? -1 : 0;
-}
-
-static void queue_line(struct ctl_client *c, const char *s, size_t n)
-{
-	if (c->out_len + n + 1 > CTL_OUT_MAX) {
-		/* It does not read: stop talking to it. */
-		c->closing = true;
-		c->out_len = 0;
-		return;
-	}
-	if (c->out_len + n + 1 > c->out_cap) {
-		size_t cap = c->out_cap ? c->out_cap : 1024;
-		while (cap < c->out_len + n + 1)
-			cap *= 2;
-		char *o = realloc(c->out, cap);
-		if (!o) {
-			c->closing = true;
-			return;
-		}
-		c->out = o;
-		c->out_cap = cap;
-	}
-	memcpy(c->out + c->out_len, s, n);
-	c->out_len += n;
-	c->out[c->out_len++] = '\n';
-}
-
-void ctl_reply(struct ctl_client *c, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	char *line = NULL;
-	int n = vasprintf(&line, fmt, ap);
-	va_end(ap);
-	if (n < 0) {
-		c->closing = true;
-		return;
-	}
-	/* One reply is one line. */
-	for (int i = 0; i < n; i++)
-		if (line[i] == '\n' || line[i] == '\r')
-			line[i] = ' ';
-	queue_line(c, line, (size_t)n);
-	free(line);
-}
-
-void ctl_subscribe(struct ctl_client *c)
-{
-	c->subscribed = true;
-}
-
-void ctl_broadcast(struct ctl *ctl, const char *line)
-{
-	for (struct ctl_client *c = ctl->clients, *next; c; c = next) {
-		next = c->next;
-		if (!c->subscribed || c->closing)
-			continue;
-		queue_line(c, line, strlen(line));
-		if (flush_out(c) < 0)
-			client_free(ctl, c);
-	}
-}
-
-static void accept_clients(struct ctl *ctl)
-{
+	struct ctl *ctl = data;
 	for (;;) {
 		int fd = accept4(ctl->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd < 0) {
@@ -338,175 +210,113 @@ static void accept_clients(struct ctl *ctl)
 		socklen_t len = sizeof(cred);
 		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0 ||
 		    (cred.uid != getuid() && cred.uid != 0)) {
-			static const char msg[] = "error permission denied: only the daemon's user may use this socket\n";
-			ssize_t w = send(fd, msg, sizeof(msg) - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
-			(void)w;
+			linesrv_refuse(fd, "error permission denied: only the daemon's user may use this socket\n");
 			log_warn("control socket: refused a client of uid %d", len == sizeof(cred) ? (int)cred.uid : -1);
-			close(fd);
 			continue;
 		}
-		if (ctl->n_clients >= CTL_MAX_CLIENTS) {
-			static const char msg[] = "error too many clients\n";
-			ssize_t w = send(fd, msg, sizeof(msg) - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
-			(void)w;
-			close(fd);
+		if (linesrv_count(ctl->srv) >= CTL_MAX_CLIENTS) {
+			linesrv_refuse(fd, "error too many clients\n");
 			continue;
 		}
-		struct ctl_client *c = calloc(1, sizeof(*c));
-		if (!c || epoll_add(ctl->epfd, fd, EPOLLIN, c) < 0) {
-			free(c);
-			close(fd);
-			continue;
+		struct linesrv_conn *conn = linesrv_add(ctl->srv, fd, sizeof(struct ctl_client));
+		if (conn) {
+			struct ctl_client *c = linesrv_data(conn);
+			c->ctl = ctl;
 		}
-		c->ctl = ctl;
-		c->fd = fd;
-		c->uid = cred.uid;
-		c->last_ms = ctl->now;
-		c->next = ctl->clients;
-		ctl->clients = c;
-		ctl->n_clients++;
 	}
 }
 
-static void handle_line(struct ctl *ctl, struct ctl_client *c, const char *line, size_t len)
+/* ---- the reply sink of a client's requests (command.h) ---- */
+
+static void sink_reply(void *data, const char *line)
 {
+	linesrv_reply(data, "%s", line);
+}
+
+static uint64_t sink_defer(void *data)
+{
+	struct linesrv_conn *conn = data;
+	struct ctl_client *c = linesrv_data(conn);
+	if (c->ticket)
+		return 0; /* already owed one: this reply comes now */
+	c->ticket = ++c->ctl->last_ticket;
+	linesrv_hold(conn, true);
+	return c->ticket;
+}
+
+static void sink_subscribe(void *data)
+{
+	struct linesrv_conn *conn = data;
+	struct ctl_client *c = linesrv_data(conn);
+	c->subscribed = true;
+	linesrv_set_deadline(conn, UINT64_MAX); /* never idle */
+}
+
+static void on_line(void *data, struct linesrv_conn *conn, const char *line, size_t len)
+{
+	struct ctl *ctl = data;
 	struct proto_request req;
 	char err[256];
 	if (proto_parse(line, len, &req, err, sizeof(err)) < 0) {
-		ctl_reply(c, "error %s", err);
+		linesrv_reply(conn, "error %s", err);
 		return;
 	}
-	size_t before = c->out_len;
-	ctl->h.request(ctl->h.data, c, &req);
-	if (c->out_len == before && !c->closing && !c->ticket)
-		ctl_reply(c, "error internal: no reply");
+	const struct command_sink sink = { conn, sink_reply, sink_defer, sink_subscribe };
+	command_run(ctl->cmd, &req, &local_perms, &sink);
 }
 
-/* Reads what the client sent; returns -1 if it must go. */
-static int client_read(struct ctl *ctl, struct ctl_client *c)
+static void on_overlong(void *data, struct linesrv_conn *conn)
 {
-	char buf[4096];
-	for (int rounds = 0; rounds < 16; rounds++) {
-		ssize_t r = recv(c->fd, buf, sizeof(buf), MSG_DONTWAIT);
-		if (r == 0) {
-			/* Half-closed (echo status | socat ...): answer, then close. */
-			c->closing = true;
-			return 0;
-		}
-		if (r < 0)
-			return errno == EAGAIN || errno == EINTR ? 0 : -1;
-		c->last_ms = ctl->now;
-		for (ssize_t i = 0; i < r; i++) {
-			char ch = buf[i];
-			if (c->discarding) {
-				if (ch == '\n')
-					c->discarding = false;
-				continue;
-			}
-			if (ch == '\n') {
-				handle_line(ctl, c, c->in, c->in_len);
-				c->in_len = 0;
-				if (c->closing) /* its replies overflowed */
-					return 0;
-				continue;
-			}
-			if (c->in_len + 1 >= sizeof(c->in)) {
-				ctl_reply(c, "error request longer than %d bytes", PROTO_LINE_MAX - 1);
-				c->in_len = 0;
-				c->discarding = true;
-				continue;
-			}
-			c->in[c->in_len++] = ch;
-		}
-		if (c->closing)
-			return 0;
-	}
-	return 0; /* more next time: others get their turn */
+	linesrv_reply(conn, "error request longer than %d bytes", PROTO_LINE_MAX - 1);
 }
 
 void ctl_dispatch(struct ctl *ctl, uint64_t now)
 {
-	struct epoll_event ev[32];
-	ctl->now = now;
-	int n = epoll_wait(ctl->epfd, ev, 32, 0);
-	for (int i = 0; i < n; i++) {
-		struct ctl_client *c = ev[i].data.ptr;
-		if (!c) {
-			accept_clients(ctl);
-			continue;
-		}
-		int rc = 0;
-		if (ev[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR))
-			rc = client_read(ctl, c);
-		if (rc == 0)
-			rc = flush_out(c);
-		/* Owed a deferred reply but gone for good: nothing can reach it. */
-		if (rc == 0 && c->ticket && (ev[i].events & (EPOLLHUP | EPOLLERR)))
-			rc = -1;
-		if (rc < 0)
-			client_free(ctl, c);
-	}
+	linesrv_dispatch(ctl->srv, now);
 }
 
 void ctl_tick(struct ctl *ctl, uint64_t now)
 {
-	ctl->now = now;
-	for (struct ctl_client *c = ctl->clients, *next; c; c = next) {
-		next = c->next;
-		if (!c->subscribed && now - c->last_ms > CTL_IDLE_MS)
-			client_free(ctl, c);
+	linesrv_tick(ctl->srv, now);
+}
+
+void ctl_broadcast(struct ctl *ctl, const char *line)
+{
+	for (struct linesrv_conn *conn = linesrv_first(ctl->srv); conn; conn = linesrv_next(conn)) {
+		struct ctl_client *c = linesrv_data(conn);
+		if (!c->subscribed || !linesrv_reading(conn))
+			continue;
+		linesrv_reply(conn, "%s", line);
+		linesrv_flush(conn);
 	}
 }
 
-int ctl_inject(struct ctl *ctl, const struct proto_request *req, char *reply, size_t len)
+/* The client that is owed the reply with this ticket, or NULL. */
+static struct linesrv_conn *owed(struct ctl *ctl, uint64_t ticket)
 {
-	struct ctl_client *c = calloc(1, sizeof(*c));
-	if (!c)
-		return -ENOMEM;
-	c->ctl = ctl;
-	c->fd = -1;
-	c->last_ms = ctl->now;
-	ctl->h.request(ctl->h.data, c, req);
-	const char *nl = c->out_len ? memchr(c->out, '\n', c->out_len) : NULL;
-	if (nl)
-		snprintf(reply, len, "%.*s", (int)(nl - c->out), c->out);
-	else
-		snprintf(reply, len, "error internal: no reply");
-	free(c->out);
-	free(c);
-	return 0;
-}
-
-uint64_t ctl_defer(struct ctl_client *c)
-{
-	if (c->fd < 0 || c->ticket)
-		return 0; /* injected (ctl_inject), or already owed one */
-	c->ticket = ++c->ctl->last_ticket;
-	return c->ticket;
+	for (struct linesrv_conn *conn = linesrv_first(ctl->srv); ticket && conn; conn = linesrv_next(conn))
+		if (((struct ctl_client *)linesrv_data(conn))->ticket == ticket)
+			return conn;
+	return NULL;
 }
 
 void ctl_reply_ticket(struct ctl *ctl, uint64_t ticket, const char *fmt, ...)
 {
-	struct ctl_client *c = ctl->clients;
-	while (c && (!ticket || c->ticket != ticket))
-		c = c->next;
-	if (!c)
+	struct linesrv_conn *conn = owed(ctl, ticket);
+	if (!conn)
 		return; /* it has gone */
+	struct ctl_client *c = linesrv_data(conn);
 	c->ticket = 0;
+	linesrv_hold(conn, false);
 	va_list ap;
 	va_start(ap, fmt);
 	char *line = NULL;
 	int n = vasprintf(&line, fmt, ap);
 	va_end(ap);
 	if (n < 0)
-		c->closing = true;
+		linesrv_kill(conn);
 	else
-		ctl_reply(c, "%s", line);
+		linesrv_reply(conn, "%s", line);
 	free(line);
-	/* Not freed here: this may run while ctl_dispatch holds clients of
-	 * this round. Its next EPOLLOUT frees it through flush_out. */
-	if (flush_out(c) < 0) {
-		c->closing = true;
-		want_write(c, true);
-	}
+	linesrv_flush(conn);
 }

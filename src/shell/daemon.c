@@ -17,8 +17,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "command.h"
 #include "conffile.h"
-#include "core/json.h"
 #include "core/router.h"
 #include "ctl.h"
 #include "discover.h"
@@ -62,9 +62,7 @@ struct retry {
 #define CATCH_UP_MS 20
 
 struct vdev_health {
-	uint64_t write_errors;
-	int last_error;   /* errno of the last failed write */
-	bool failing;     /* since the last good write: logged once */
+	bool failing; /* since the last good write: logged once */
 };
 
 struct pdev {
@@ -91,6 +89,7 @@ struct daemon {
 	uint64_t armed;
 	struct discover *ds;
 	struct ctl *ctl;
+	struct command cmd; /* what requests act on, for ctl and listener */
 	char sock_path[PATH_MAX];
 	struct hooks *hooks;
 	struct listener *listener;
@@ -212,8 +211,6 @@ static void write_result(struct daemon *d, int t, int k, int rc)
 	const char *name = d->cfg->target[t].name;
 	if (rc < 0) {
 		d->n.write_errors++;
-		h->write_errors++;
-		h->last_error = -rc;
 		if (d->catch_up_at == UINT64_MAX)
 			d->catch_up_at = d->now + CATCH_UP_MS;
 		if (!h->failing)
@@ -538,166 +535,6 @@ static void retries_run(struct daemon *d)
 	}
 }
 
-/* ---- status ---- */
-
-/* "inputs": the devices taken, for status and list. */
-static void inputs_json(struct daemon *d, struct json *j)
-{
-	json_key(j, "inputs");
-	json_array_begin(j);
-	for (int i = 0; i < ROUTER_MAX_DEVICES; i++) {
-		if (!d->dev[i])
-			continue;
-		json_object_begin(j);
-		json_key(j, "node");
-		json_string(j, d->dev[i]->node);
-		json_key(j, "name");
-		json_string(j, d->dev[i]->name);
-		json_key(j, "grabbed");
-		json_bool(j, router_device_grabbed(d->router, i));
-		json_key(j, "pending");
-		json_bool(j, router_device_pending(d->router, i));
-		json_object_end(j);
-	}
-	json_array_end(j);
-}
-
-static void status_json(struct daemon *d, struct json *j)
-{
-	const struct router_stats *st = router_get_stats(d->router);
-	int active = router_active(d->router);
-	json_object_begin(j);
-	json_key(j, "version");
-	json_string(j, KVMSWITCH_VERSION);
-	json_key(j, "pid");
-	json_int(j, getpid());
-	json_key(j, "config");
-	json_string(j, d->config_path[0] ? d->config_path : NULL);
-	json_key(j, "active");
-	json_string(j, d->cfg->target[active].name);
-	json_key(j, "released");
-	json_bool(j, router_is_released(d->router));
-	json_key(j, "targets");
-	json_array_begin(j);
-	for (size_t t = 0; t < d->cfg->n_target; t++) {
-		const struct target_conf *tc = &d->cfg->target[t];
-		json_object_begin(j);
-		json_key(j, "name");
-		json_string(j, tc->name);
-		json_key(j, "type");
-		json_string(j, target_type_name(tc->type));
-		if (tc->type == TARGET_HOST) {
-			json_key(j, "mode");
-			json_string(j, tc->mode == HOST_NATIVE ? "native" : "virtual");
-		}
-		json_key(j, "active");
-		json_bool(j, (int)t == active);
-		json_key(j, "held");
-		json_uint(j, router_target_held(d->router, (int)t));
-		json_key(j, "leds");
-		json_uint(j, router_target_leds(d->router, (int)t));
-		/* Writes to its devices that failed, and the keys whose state they
-		 * still lack (re-sent until they take it). */
-		uint64_t werr = 0;
-		size_t owed = 0;
-		for (int k = 0; k < VK_COUNT; k++) {
-			werr += d->health[t][k].write_errors;
-			owed += d->vd[t][k] ? vdev_owed(d->vd[t][k]) : 0;
-		}
-		json_key(j, "failed_writes");
-		json_uint(j, werr);
-		json_key(j, "owed_keys");
-		json_uint(j, owed);
-		json_key(j, "devices");
-		json_object_begin(j);
-		for (int k = 0; k < VK_COUNT; k++) {
-			if (!d->vd[t][k])
-				continue;
-			json_key(j, vkind_name((enum vkind)k));
-			json_string(j, vdev_devnode(d->vd[t][k]));
-		}
-		json_object_end(j);
-		if (d->virt)
-			virt_status_json(d->virt, (int)t, j);
-		json_object_end(j);
-	}
-	json_array_end(j);
-	inputs_json(d, j);
-	json_key(j, "counters");
-	json_object_begin(j);
-	json_key(j, "frames_in");
-	json_uint(j, st->frames_in);
-	json_key(j, "events_in");
-	json_uint(j, st->events_in);
-	for (int k = 0; k < VK_COUNT; k++) {
-		char key[32];
-		snprintf(key, sizeof(key), "frames_out_%s", vkind_name((enum vkind)k));
-		json_key(j, key);
-		json_uint(j, st->frames_out[k]);
-	}
-	json_key(j, "dropped");
-	json_uint(j, st->dropped);
-	json_key(j, "switches");
-	json_uint(j, st->switches);
-	json_key(j, "syn_dropped");
-	json_uint(j, d->n.syn_dropped);
-	json_key(j, "write_errors");
-	json_uint(j, d->n.write_errors);
-	json_key(j, "host_releases");
-	json_uint(j, d->n.host_releases);
-	json_key(j, "retracts");
-	json_uint(j, st->retracts);
-	json_key(j, "host_read_frames");
-	json_uint(j, st->host_read);
-	json_key(j, "hooks_run");
-	json_uint(j, d->hooks ? hooks_runs(d->hooks) : 0);
-	json_key(j, "hooks_failed");
-	json_uint(j, d->hooks ? hooks_failures(d->hooks) : 0);
-	json_key(j, "devices_added");
-	json_uint(j, d->n.devices_added);
-	json_key(j, "devices_removed");
-	json_uint(j, d->n.devices_removed);
-	json_key(j, "open_failures");
-	json_uint(j, d->n.open_failures);
-	json_key(j, "reloads");
-	json_uint(j, d->n.reloads);
-	json_key(j, "clients");
-	json_uint(j, d->ctl ? ctl_client_count(d->ctl) : 0);
-	json_object_end(j);
-	json_object_end(j);
-}
-
-/* The daemon's devices for scripts: one flat object per virtual device
- * (which node to give QEMU for which target) and per input it holds. */
-static void list_json(struct daemon *d, struct json *j)
-{
-	int active = router_active(d->router);
-	json_object_begin(j);
-	json_key(j, "outputs");
-	json_array_begin(j);
-	for (size_t t = 0; t < d->cfg->n_target; t++) {
-		for (int k = 0; k < VK_COUNT; k++) {
-			if (!d->vd[t][k])
-				continue;
-			json_object_begin(j);
-			json_key(j, "target");
-			json_string(j, d->cfg->target[t].name);
-			json_key(j, "kind");
-			json_string(j, vkind_name((enum vkind)k));
-			json_key(j, "node");
-			json_string(j, vdev_devnode(d->vd[t][k]));
-			json_key(j, "name");
-			json_string(j, vdev_name(d->vd[t][k]));
-			json_key(j, "active");
-			json_bool(j, (int)t == active);
-			json_object_end(j);
-		}
-	}
-	json_array_end(j);
-	inputs_json(d, j);
-	json_object_end(j);
-}
-
 /* ---- reload ---- */
 
 static int reload(struct daemon *d, char *err, size_t errlen)
@@ -772,100 +609,54 @@ static int reload(struct daemon *d, char *err, size_t errlen)
 	return 0;
 }
 
-/* ---- control requests ---- */
+/* ---- what commands act on (command.c) ---- */
 
-static const char *switch_error(struct daemon *d, int rc)
-{
-	switch (-rc) {
-	case ENOENT:
-		return "no such target";
-	case ENODEV:
-		return "its virtual devices could not be created (see the log)";
-	case EHOSTDOWN:
-	case ENOTCONN:
-		if (d->virt && virt_refusal(d->virt))
-			return virt_refusal(d->virt);
-		return "its domain is not running";
-	default:
-		return strerror(-rc);
-	}
-}
-
-static void on_request(void *data, struct ctl_client *c, const struct proto_request *req)
+static const struct config *cmd_config(void *data)
 {
 	struct daemon *d = data;
-	int rc = 0;
+	return d->cfg;
+}
+
+static uint64_t cmd_clock(void *data)
+{
+	struct daemon *d = data;
 	d->now = now_ms();
-	switch (req->cmd) {
-	case PROTO_SWITCH: {
-		int t = config_target_index(d->cfg, req->arg);
-		if (t < 0) {
-			ctl_reply(c, "error no target named '%s'", req->arg);
-			return;
-		}
-		rc = router_switch(d->router, t, SWITCH_COMMAND, d->now);
-		break;
-	}
-	case PROTO_TOGGLE:
-		rc = router_toggle(d->router, SWITCH_COMMAND, d->now);
-		break;
-	case PROTO_NEXT:
-	case PROTO_PREV:
-		rc = router_cycle(d->router, req->cmd == PROTO_NEXT ? 1 : -1, SWITCH_COMMAND, d->now);
-		break;
-	case PROTO_RELEASE:
-		router_release(d->router, SWITCH_EMERGENCY, d->now);
-		ctl_reply(c, "ok released");
-		return;
-	case PROTO_STATUS:
-	case PROTO_LIST: {
-		struct json j;
-		json_init(&j);
-		if (req->cmd == PROTO_LIST)
-			list_json(d, &j);
-		else
-			status_json(d, &j);
-		if (j.failed)
-			ctl_reply(c, "error out of memory");
-		else
-			ctl_reply(c, "ok %s", j.buf);
-		json_finish(&j);
-		return;
-	}
-	case PROTO_RELOAD: {
-		char err[CONFIG_ERR_MAX];
-		if (reload(d, err, sizeof(err)) < 0) {
-			log_warn("reload refused, keeping the running configuration: %s", err);
-			ctl_reply(c, "error %s", err);
-		} else {
-			ctl_reply(c, "ok reloaded");
-		}
-		return;
-	}
-	case PROTO_SUBSCRIBE:
-		ctl_subscribe(c);
-		ctl_reply(c, "ok subscribed %s", d->cfg->target[router_active(d->router)].name);
-		return;
-	case PROTO_PING:
-		ctl_reply(c, "ok pong");
-		return;
-	case PROTO_VERSION:
-		ctl_reply(c, "ok %s", KVMSWITCH_VERSION);
-		return;
-	}
-	if (rc == 0 && d->virt && virt_attaching(d->virt)) {
-		/* A usb target: the reply says whether its devices got attached. */
-		uint64_t ticket = ctl_defer(c);
-		if (ticket) {
-			virt_set_ticket(d->virt, ticket);
-			return;
+	return d->now;
+}
+
+static int cmd_reload(void *data, char *err, size_t errlen)
+{
+	return reload(data, err, errlen);
+}
+
+/* What status and list show (report.c). */
+static void cmd_view(void *data, struct report_view *v)
+{
+	struct daemon *d = data;
+	memset(v, 0, sizeof(*v));
+	v->config_path = d->config_path[0] ? d->config_path : NULL;
+	v->cfg = d->cfg;
+	v->router = d->router;
+	v->virt = d->virt;
+	v->vd = d->vd;
+	for (int i = 0; i < ROUTER_MAX_DEVICES; i++) {
+		if (d->dev[i]) {
+			v->input[i].node = d->dev[i]->node;
+			v->input[i].name = d->dev[i]->name;
 		}
 	}
-	const char *active = d->cfg->target[router_active(d->router)].name;
-	if (rc == 0 || rc == -EALREADY)
-		ctl_reply(c, "ok %s", active);
-	else
-		ctl_reply(c, "error cannot switch: %s (active: %s)", switch_error(d, rc), active);
+	v->n = (struct report_counters){
+		.syn_dropped = d->n.syn_dropped,
+		.write_errors = d->n.write_errors,
+		.host_releases = d->n.host_releases,
+		.hooks_run = d->hooks ? hooks_runs(d->hooks) : 0,
+		.hooks_failed = d->hooks ? hooks_failures(d->hooks) : 0,
+		.devices_added = d->n.devices_added,
+		.devices_removed = d->n.devices_removed,
+		.open_failures = d->n.open_failures,
+		.reloads = d->n.reloads,
+		.clients = d->ctl ? ctl_client_count(d->ctl) : 0,
+	};
 }
 
 /* ---- libvirt (virt.c) ---- */
@@ -901,12 +692,9 @@ static void on_virt_attach_failed(void *data, int target, int previous, const ch
 static void on_virt_answer(void *data, uint64_t ticket, int rc, const char *why)
 {
 	struct daemon *d = data;
-	const char *active = d->cfg->target[router_active(d->router)].name;
-	if (rc < 0)
-		ctl_reply_ticket(d->ctl, ticket, "error cannot switch: %s (active: %s)", why ? why : strerror(-rc),
-				 active);
-	else
-		ctl_reply_ticket(d->ctl, ticket, "ok %s", active);
+	char line[COMMAND_SWITCH_REPLY_MAX];
+	command_switch_reply(&d->cmd, rc, why ? why : strerror(-rc), line, sizeof(line));
+	ctl_reply_ticket(d->ctl, ticket, "%s", line);
 }
 
 /* ---- loop ---- */
@@ -1007,8 +795,7 @@ static int setup(struct daemon *d, char *err, size_t errlen)
 		snprintf(d->sock_path, sizeof(d->sock_path), "%s", d->opt->socket_path);
 	else if (ctl_default_path(d->sock_path, sizeof(d->sock_path), err, errlen) < 0)
 		return -1;
-	const struct ctl_handler h = { d, on_request };
-	d->ctl = ctl_create(d->sock_path, &h);
+	d->ctl = ctl_create(d->sock_path, &d->cmd);
 	if (!d->ctl) {
 		if (errno == EADDRINUSE)
 			snprintf(err, errlen, "another kvmswitch is running (its control socket %.300s answers)", d->sock_path);
@@ -1019,7 +806,7 @@ static int setup(struct daemon *d, char *err, size_t errlen)
 	epoll_set(d, EPOLL_CTL_ADD, ctl_fd(d->ctl), TAGGED(TAG_CTL, 0));
 	d->next_ctl_tick = now_ms() + 60 * 1000;
 	d->hooks = hooks_create();
-	d->listener = listener_create(d->ctl);
+	d->listener = listener_create(&d->cmd);
 	if (!d->hooks || !d->listener) {
 		snprintf(err, errlen, "cannot start: %s", strerror(errno));
 		return -1;
@@ -1054,6 +841,9 @@ static int setup(struct daemon *d, char *err, size_t errlen)
 		d, out_emit, out_grab, out_leds, out_prepare, out_switched, out_host_release
 	};
 	d->router = router_create(d->cfg, &out);
+	/* Requests are read only in the loop, so the socket and the listener
+	 * could be given this before it was complete. */
+	d->cmd = (struct command){ d, d->router, d->virt, cmd_config, cmd_clock, cmd_reload, cmd_view };
 	d->ds = discover_create();
 	if (!d->router || !d->ds) {
 		snprintf(err, errlen, "cannot start: %s", d->ds ? "out of memory" : "cannot connect to udev");

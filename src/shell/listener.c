@@ -2,249 +2,68 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <linux/vm_sockets.h>
-#include <netdb.h>
 #include <netinet/in.h>
 #include <sodium.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/epoll.h>
-#include <sys/stat.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "core/ratelimit.h"
+#include "command.h"
+#include "linesrv.h"
 #include "log.h"
+#include "netauth.h"
 
 #define LIMITED_LOG_MS 10000 /* one "rate limited" warning per this */
 
+/* A connection's state beyond its line server's (linesrv_data). */
 struct lconn {
-	int fd;
 	uint8_t key[RATELIMIT_KEY_MAX]; /* the source, for its bucket */
 	size_t key_len;
 	char peer[80];
 	char challenge[AUTH_CHALLENGE_MAX];
-	uint64_t deadline;
-	size_t in_len;
-	char in[AUTH_RESPONSE_MAX];
-	struct lconn *next;
 };
 
 struct listener {
-	struct ctl *ctl;
-	int epfd;
+	const struct command *cmd;
+	struct linesrv *srv;
 	int fd; /* listening socket, or -1 when off */
 	char *address;
 	unsigned char *secret;
 	size_t secret_len;
 	struct ratelimit rl;
-	struct lconn *conns;
-	unsigned n_conns;
 	uint64_t now;
 	uint64_t limited_logged;
-	unsigned long limited, failed, accepted;
+	unsigned long limited;
 };
 
-/* ---- shared helpers ---- */
+/* Over the network only a switch: switch, toggle, next, prev. */
+static const struct command_perms network_perms = {
+	auth_command_allowed, "is not allowed over the network (switch, toggle, next, prev)"
+};
 
-static int sodium_ready(void)
+static void on_accept(void *data);
+static void on_line(void *data, struct linesrv_conn *conn, const char *line, size_t len);
+static void on_overlong(void *data, struct linesrv_conn *conn);
+static void on_timeout(void *data, struct linesrv_conn *conn);
+
+struct listener *listener_create(const struct command *cmd)
 {
-	return sodium_init() < 0 ? -1 : 0;
-}
-
-void listener_secret_free(unsigned char *secret, size_t len)
-{
-	(void)len;
-	if (secret)
-		sodium_free(secret); /* zeroes it */
-}
-
-int listener_read_secret(const char *path, unsigned char **secret, size_t *len, char *err, size_t errlen)
-{
-	char why[200];
-	if (sodium_ready() < 0) {
-		snprintf(err, errlen, "cannot initialise libsodium");
-		return -1;
-	}
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-	if (fd < 0) {
-		snprintf(err, errlen, "cannot open the secret file %s: %s", path, strerror(errno));
-		return -1;
-	}
-	struct stat st;
-	if (fstat(fd, &st) < 0) {
-		snprintf(err, errlen, "cannot stat the secret file %s: %s", path, strerror(errno));
-		close(fd);
-		return -1;
-	}
-	if (!S_ISREG(st.st_mode)) {
-		snprintf(err, errlen, "the secret file %s is not a regular file", path);
-		close(fd);
-		return -1;
-	}
-	if (st.st_mode & 077) {
-		snprintf(err, errlen, "the secret file %s is accessible by group or others (mode %04o); run: chmod 600 %s",
-			 path, (unsigned)(st.st_mode & 07777), path);
-		close(fd);
-		return -1;
-	}
-	if (st.st_uid != geteuid() && st.st_uid != 0) {
-		snprintf(err, errlen, "the secret file %s belongs to uid %u, not to this user (uid %u) or root", path,
-			 (unsigned)st.st_uid, (unsigned)geteuid());
-		close(fd);
-		return -1;
-	}
-	size_t cap = AUTH_SECRET_MAX + 256, n = 0;
-	unsigned char *buf = sodium_malloc(cap);
-	if (!buf) {
-		snprintf(err, errlen, "cannot read the secret file %s: out of memory", path);
-		close(fd);
-		return -1;
-	}
-	for (;;) {
-		ssize_t r = read(fd, buf + n, cap - n);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0) {
-			snprintf(err, errlen, "cannot read the secret file %s: %s", path, strerror(errno));
-			goto bad;
-		}
-		if (r == 0)
-			break;
-		n += (size_t)r;
-		if (n == cap) {
-			snprintf(err, errlen, "the secret file %s is too big (a secret has at most %d bytes)", path,
-				 AUTH_SECRET_MAX);
-			goto bad;
-		}
-	}
-	close(fd);
-	long sl = auth_secret_length((const char *)buf, n, why, sizeof(why));
-	if (sl < 0) {
-		snprintf(err, errlen, "the secret file %s is not usable: %s", path, why);
-		sodium_free(buf);
-		return -1;
-	}
-	*secret = buf;
-	*len = (size_t)sl;
-	return 0;
-bad:
-	close(fd);
-	sodium_free(buf);
-	return -1;
-}
-
-int listener_mac(const unsigned char *secret, size_t secret_len, const void *msg, size_t msg_len,
-		 uint8_t mac[AUTH_MAC_BYTES])
-{
-	crypto_auth_hmacsha256_state st;
-	if (sodium_ready() < 0 || crypto_auth_hmacsha256_init(&st, secret, secret_len) != 0 ||
-	    crypto_auth_hmacsha256_update(&st, msg, msg_len) != 0 || crypto_auth_hmacsha256_final(&st, mac) != 0) {
-		sodium_memzero(&st, sizeof(st));
-		return -1;
-	}
-	sodium_memzero(&st, sizeof(st));
-	return 0;
-}
-
-static int parse_number(const char *s, unsigned long max, unsigned long *out)
-{
-	char *end;
-	if (!*s || *s == '-' || *s == '+')
-		return -1;
-	errno = 0;
-	unsigned long v = strtoul(s, &end, 10);
-	if (errno || *end || v > max)
-		return -1;
-	*out = v;
-	return 0;
-}
-
-int listener_parse_address(const char *text, bool passive, struct sockaddr_storage *sa, socklen_t *salen,
-			   char *err, size_t errlen)
-{
-	const char *colon = strrchr(text, ':');
-	memset(sa, 0, sizeof(*sa));
-	bool tcp = !strncmp(text, "tcp:", 4), vsock = !strncmp(text, "vsock:", 6);
-	const char *host = text + (tcp ? 4 : 6);
-	if ((!tcp && !vsock) || !colon || colon < host) {
-		snprintf(err, errlen, "bad address '%s' (expected tcp:ADDRESS:PORT or vsock:CID:PORT)", text);
-		return -1;
-	}
-	char h[256];
-	snprintf(h, sizeof(h), "%.*s", (int)(colon - host), host);
-	const char *port = colon + 1;
-	unsigned long pn, cid;
-	if (vsock) {
-		if (parse_number(port, 0xffffffffu, &pn) < 0) {
-			snprintf(err, errlen, "bad vsock port '%s' in '%s'", port, text);
-			return -1;
-		}
-		if (!strcmp(h, "any"))
-			cid = VMADDR_CID_ANY;
-		else if (!strcmp(h, "host"))
-			cid = VMADDR_CID_HOST;
-		else if (!strcmp(h, "local"))
-			cid = 1; /* VMADDR_CID_LOCAL */
-		else if (parse_number(h, 0xffffffffu, &cid) < 0) {
-			snprintf(err, errlen, "bad vsock CID '%s' in '%s' (a number, any, host or local)", h, text);
-			return -1;
-		}
-		struct sockaddr_vm *vm = (struct sockaddr_vm *)sa;
-		vm->svm_family = AF_VSOCK;
-		vm->svm_cid = (unsigned)cid;
-		vm->svm_port = (unsigned)pn;
-		*salen = sizeof(*vm);
-		return 0;
-	}
-	if (parse_number(port, 65535, &pn) < 0 || pn == 0) {
-		snprintf(err, errlen, "bad TCP port '%s' in '%s'", port, text);
-		return -1;
-	}
-	size_t hl = strlen(h);
-	if (hl >= 2 && h[0] == '[' && h[hl - 1] == ']') {
-		memmove(h, h + 1, hl - 2);
-		h[hl - 2] = '\0';
-	}
-	if (!h[0]) {
-		snprintf(err, errlen, "no host in '%s' (e.g. tcp:192.168.122.1:%s)", text, port);
-		return -1;
-	}
-	struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM };
-	hints.ai_flags = AI_NUMERICSERV | (passive ? AI_NUMERICHOST | AI_PASSIVE : AI_ADDRCONFIG);
-	struct addrinfo *res = NULL;
-	int rc = getaddrinfo(h, port, &hints, &res);
-	if (rc != 0 || !res) {
-		if (passive && rc == EAI_NONAME)
-			snprintf(err, errlen, "'%s' is not an IP address (the listener binds to one, e.g. the libvirt bridge's 192.168.122.1)",
-				 h);
-		else
-			snprintf(err, errlen, "cannot resolve '%s': %s", h, gai_strerror(rc));
-		if (res)
-			freeaddrinfo(res);
-		return -1;
-	}
-	memcpy(sa, res->ai_addr, res->ai_addrlen);
-	*salen = res->ai_addrlen;
-	freeaddrinfo(res);
-	return 0;
-}
-
-/* ---- the listener ---- */
-
-struct listener *listener_create(struct ctl *ctl)
-{
+	/* A response line, then one reply line: nothing piles up. */
+	static const struct linesrv_limits lim = { AUTH_RESPONSE_MAX - 1, 4096, 0 };
 	struct listener *l = calloc(1, sizeof(*l));
 	if (!l)
 		return NULL;
-	l->ctl = ctl;
+	const struct linesrv_ops ops = { l, on_accept, on_line, on_overlong, on_timeout };
+	l->cmd = cmd;
 	l->fd = -1;
-	l->epfd = epoll_create1(EPOLL_CLOEXEC);
-	if (l->epfd < 0 || sodium_ready() < 0) {
-		if (l->epfd >= 0)
-			close(l->epfd);
+	l->srv = linesrv_create(&ops, &lim);
+	if (!l->srv || netauth_init() < 0) {
+		linesrv_destroy(l->srv);
 		free(l);
 		return NULL;
 	}
@@ -254,55 +73,14 @@ struct listener *listener_create(struct ctl *ctl)
 
 int listener_fd(const struct listener *l)
 {
-	return l->epfd;
-}
-
-const char *listener_address(const struct listener *l)
-{
-	return l->fd >= 0 ? l->address : NULL;
-}
-
-static void conn_close(struct listener *l, struct lconn *c)
-{
-	for (struct lconn **pp = &l->conns; *pp; pp = &(*pp)->next) {
-		if (*pp == c) {
-			*pp = c->next;
-			break;
-		}
-	}
-	epoll_ctl(l->epfd, EPOLL_CTL_DEL, c->fd, NULL);
-	close(c->fd);
-	sodium_memzero(c, sizeof(*c));
-	free(c);
-	l->n_conns--;
-}
-
-/* One line, then the connection is done. */
-static void conn_finish(struct listener *l, struct lconn *c, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void conn_finish(struct listener *l, struct lconn *c, const char *fmt, ...)
-{
-	char line[512];
-	va_list ap;
-	va_start(ap, fmt);
-	int n = vsnprintf(line, sizeof(line) - 1, fmt, ap);
-	va_end(ap);
-	if (n < 0)
-		n = 0;
-	if ((size_t)n > sizeof(line) - 2)
-		n = (int)sizeof(line) - 2;
-	line[n++] = '\n';
-	ssize_t w = send(c->fd, line, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT);
-	(void)w;
-	shutdown(c->fd, SHUT_RDWR);
-	conn_close(l, c);
+	return linesrv_fd(l->srv);
 }
 
 static void close_listening(struct listener *l)
 {
-	while (l->conns)
-		conn_close(l, l->conns);
+	linesrv_kill_all(l->srv);
 	if (l->fd >= 0) {
-		epoll_ctl(l->epfd, EPOLL_CTL_DEL, l->fd, NULL);
+		linesrv_unlisten(l->srv, l->fd);
 		close(l->fd);
 		l->fd = -1;
 	}
@@ -313,9 +91,9 @@ void listener_destroy(struct listener *l)
 	if (!l)
 		return;
 	close_listening(l);
-	close(l->epfd);
+	linesrv_destroy(l->srv);
 	free(l->address);
-	listener_secret_free(l->secret, l->secret_len);
+	netauth_secret_free(l->secret, l->secret_len);
 	free(l);
 }
 
@@ -323,7 +101,7 @@ static int open_listening(const char *address, int *out, char *err, size_t errle
 {
 	struct sockaddr_storage sa;
 	socklen_t salen;
-	if (listener_parse_address(address, true, &sa, &salen, err, errlen) < 0)
+	if (netauth_parse_address(address, true, &sa, &salen, err, errlen) < 0)
 		return -1;
 	int fd = socket(sa.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0) {
@@ -360,7 +138,7 @@ int listener_configure(struct listener *l, const struct listener_conf *conf, cha
 		if (l->fd >= 0)
 			log_info("listener on %s stopped", l->address);
 		close_listening(l);
-		listener_secret_free(l->secret, l->secret_len);
+		netauth_secret_free(l->secret, l->secret_len);
 		l->secret = NULL;
 		free(l->address);
 		l->address = NULL;
@@ -368,7 +146,7 @@ int listener_configure(struct listener *l, const struct listener_conf *conf, cha
 	}
 	unsigned char *secret;
 	size_t secret_len;
-	if (listener_read_secret(conf->secret_file, &secret, &secret_len, why, sizeof(why)) < 0) {
+	if (netauth_read_secret(conf->secret_file, &secret, &secret_len, why, sizeof(why)) < 0) {
 		snprintf(err, errlen, "[listener]: %s", why);
 		return -1;
 	}
@@ -382,8 +160,7 @@ int listener_configure(struct listener *l, const struct listener_conf *conf, cha
 			close_listening(l);
 			rc = open_listening(addr, &fd, why, sizeof(why));
 		}
-		struct epoll_event ev = { .events = EPOLLIN, .data.ptr = NULL };
-		if (rc == 0 && epoll_ctl(l->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
+		if (rc == 0 && linesrv_listen(l->srv, fd) < 0) {
 			snprintf(why, sizeof(why), "cannot watch the socket: %s", strerror(errno));
 			close(fd);
 			rc = -1;
@@ -391,7 +168,7 @@ int listener_configure(struct listener *l, const struct listener_conf *conf, cha
 		if (rc < 0) {
 			snprintf(err, errlen, "[listener]: %s", addr ? why : "out of memory");
 			free(addr);
-			listener_secret_free(secret, secret_len);
+			netauth_secret_free(secret, secret_len);
 			return -1;
 		}
 		close_listening(l);
@@ -403,7 +180,7 @@ int listener_configure(struct listener *l, const struct listener_conf *conf, cha
 	} else {
 		ratelimit_set_rate(&l->rl, conf->rate_per_minute);
 	}
-	listener_secret_free(l->secret, l->secret_len);
+	netauth_secret_free(l->secret, l->secret_len);
 	l->secret = secret;
 	l->secret_len = secret_len;
 	return 0;
@@ -444,8 +221,11 @@ static void peer_identity(const struct sockaddr_storage *sa, struct lconn *c)
 	}
 }
 
-static void accept_conns(struct listener *l)
+static void on_accept(void *data)
 {
+	struct listener *l = data;
+	if (l->fd < 0)
+		return;
 	for (int i = 0; i < 64; i++) {
 		struct sockaddr_storage sa;
 		socklen_t salen = sizeof(sa);
@@ -457,168 +237,131 @@ static void accept_conns(struct listener *l)
 				log_warn("listener: accept: %s", strerror(errno));
 			return;
 		}
-		struct lconn *c = calloc(1, sizeof(*c));
-		if (!c) {
-			close(fd);
-			continue;
-		}
-		c->fd = fd;
-		peer_identity(&sa, c);
+		struct lconn who = { 0 };
+		peer_identity(&sa, &who);
 		/* Every connection costs a token; a good one gets it back. */
-		if (!ratelimit_take(&l->rl, c->key, c->key_len, l->now)) {
-			static const char msg[] = "error rate limited: too many attempts; try again later\n";
-			ssize_t w = send(fd, msg, sizeof(msg) - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
-			(void)w;
+		if (!ratelimit_take(&l->rl, who.key, who.key_len, l->now)) {
+			linesrv_refuse(fd, "error rate limited: too many attempts; try again later\n");
 			l->limited++;
 			if (l->now - l->limited_logged >= LIMITED_LOG_MS || !l->limited_logged) {
-				log_warn("listener: %s is rate limited (%lu refused so far)", c->peer, l->limited);
+				log_warn("listener: %s is rate limited (%lu refused so far)", who.peer, l->limited);
 				l->limited_logged = l->now;
 			}
-			close(fd);
-			free(c);
 			continue;
 		}
-		if (l->n_conns >= LISTENER_MAX_CONNS) {
-			static const char msg[] = "error busy\n";
-			ssize_t w = send(fd, msg, sizeof(msg) - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
-			(void)w;
-			close(fd);
-			free(c);
+		if (linesrv_count(l->srv) >= LISTENER_MAX_CONNS) {
+			linesrv_refuse(fd, "error busy\n");
 			continue;
 		}
+		struct linesrv_conn *conn = linesrv_add(l->srv, fd, sizeof(struct lconn));
+		if (!conn)
+			continue;
+		struct lconn *c = linesrv_data(conn);
+		*c = who;
 		uint8_t nonce[AUTH_NONCE_BYTES];
 		randombytes_buf(nonce, sizeof(nonce));
 		auth_challenge_format(nonce, c->challenge);
-		c->deadline = l->now + LISTENER_TIMEOUT_MS;
-		char line[AUTH_CHALLENGE_MAX + 1];
-		int n = snprintf(line, sizeof(line), "%s\n", c->challenge);
-		struct epoll_event ev = { .events = EPOLLIN, .data.ptr = c };
-		if (send(fd, line, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT) != n ||
-		    epoll_ctl(l->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
-			close(fd);
-			free(c);
-			continue;
-		}
-		c->next = l->conns;
-		l->conns = c;
-		l->n_conns++;
+		linesrv_set_deadline(conn, l->now + LISTENER_TIMEOUT_MS);
+		linesrv_reply(conn, "%s", c->challenge);
+		linesrv_flush(conn);
 		log_debug("listener: connection from %s", c->peer);
 	}
 }
 
-static void handle_response(struct listener *l, struct lconn *c, size_t len)
+/* ---- the reply sink of an authenticated command (command.h) ---- */
+
+struct answer {
+	char line[512];
+};
+
+static void sink_reply(void *data, const char *line)
 {
+	struct answer *a = data;
+	snprintf(a->line, sizeof(a->line), "%s", line);
+}
+
+/* One line, then the connection is done. */
+static void finish(struct linesrv_conn *conn, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void finish(struct linesrv_conn *conn, const char *fmt, ...)
+{
+	char line[511];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	linesrv_reply(conn, "%s", line);
+	linesrv_close(conn);
+}
+
+static void on_line(void *data, struct linesrv_conn *conn, const char *line, size_t len)
+{
+	struct listener *l = data;
+	struct lconn *c = linesrv_data(conn);
 	uint8_t mac[AUTH_MAC_BYTES], want[AUTH_MAC_BYTES];
 	const char *cmd;
 	size_t cmd_len;
 	char err[256];
-	if (auth_response_parse(c->in, len, mac, &cmd, &cmd_len, err, sizeof(err)) < 0) {
-		l->failed++;
+	if (auth_response_parse(line, len, mac, &cmd, &cmd_len, err, sizeof(err)) < 0) {
 		log_warn("listener: bad response from %s", c->peer);
-		conn_finish(l, c, "error %s", err);
+		finish(conn, "error %s", err);
 		return;
 	}
 	char *msg;
 	size_t msg_len;
 	if (auth_message(c->challenge, cmd, cmd_len, &msg, &msg_len) < 0) {
-		conn_finish(l, c, "error out of memory");
+		finish(conn, "error out of memory");
 		return;
 	}
-	int rc = listener_mac(l->secret, l->secret_len, msg, msg_len, want);
+	int rc = netauth_mac(l->secret, l->secret_len, msg, msg_len, want);
 	free(msg);
 	if (rc < 0 || sodium_memcmp(mac, want, sizeof(mac)) != 0) {
-		l->failed++;
 		log_warn("listener: authentication failed from %s", c->peer);
-		conn_finish(l, c, "error authentication failed");
+		finish(conn, "error authentication failed");
 		return;
 	}
 	/* Authenticated: this attempt does not count against the source. */
 	ratelimit_refund(&l->rl, c->key, c->key_len, l->now);
 	struct proto_request req;
 	if (proto_parse(cmd, cmd_len, &req, err, sizeof(err)) < 0) {
-		conn_finish(l, c, "error %s", err);
+		finish(conn, "error %s", err);
 		return;
 	}
-	if (!auth_command_allowed(req.cmd)) {
-		log_warn("listener: %s sent '%s', which is not allowed over the network", c->peer, proto_cmd_name(req.cmd));
-		conn_finish(l, c, "error '%s' is not allowed over the network (switch, toggle, next, prev)",
-			    proto_cmd_name(req.cmd));
-		return;
-	}
-	char reply[512];
-	if (ctl_inject(l->ctl, &req, reply, sizeof(reply)) < 0)
-		snprintf(reply, sizeof(reply), "error out of memory");
-	l->accepted++;
-	log_info("listener: %s: %s%s%s -> %s", c->peer, proto_cmd_name(req.cmd), req.arg[0] ? " " : "", req.arg, reply);
-	conn_finish(l, c, "%s", reply);
+	/* Answered at once: no deferral (a usb target's attach is not awaited). */
+	struct answer a = { "error internal: no reply" };
+	const struct command_sink sink = { &a, sink_reply, NULL, NULL };
+	if (command_run(l->cmd, &req, &network_perms, &sink) < 0)
+		log_warn("listener: %s sent '%s', which is not allowed over the network", c->peer,
+			 proto_cmd_name(req.cmd));
+	else
+		log_info("listener: %s: %s%s%s -> %s", c->peer, proto_cmd_name(req.cmd), req.arg[0] ? " " : "",
+			 req.arg, a.line);
+	finish(conn, "%s", a.line);
 }
 
-static void conn_readable(struct listener *l, struct lconn *c)
+static void on_overlong(void *data, struct linesrv_conn *conn)
 {
-	for (;;) {
-		if (c->in_len == sizeof(c->in)) {
-			l->failed++;
-			conn_finish(l, c, "error response longer than %zu bytes", sizeof(c->in) - 1);
-			return;
-		}
-		ssize_t r = recv(c->fd, c->in + c->in_len, sizeof(c->in) - c->in_len, MSG_DONTWAIT);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0 && errno == EAGAIN)
-			return;
-		if (r <= 0) {
-			/* Gone without a full response: a failed attempt. */
-			l->failed++;
-			conn_close(l, c);
-			return;
-		}
-		char *nl = memchr(c->in + c->in_len, '\n', (size_t)r);
-		c->in_len += (size_t)r;
-		if (nl) {
-			handle_response(l, c, (size_t)(nl - c->in));
-			return;
-		}
-	}
+	finish(conn, "error response longer than %d bytes", AUTH_RESPONSE_MAX - 1);
+}
+
+static void on_timeout(void *data, struct linesrv_conn *conn)
+{
+	log_debug("listener: %s timed out", ((struct lconn *)linesrv_data(conn))->peer);
+	finish(conn, "error timed out");
 }
 
 void listener_dispatch(struct listener *l, uint64_t now_ms)
 {
-	struct epoll_event ev[16];
 	l->now = now_ms;
-	int n = epoll_wait(l->epfd, ev, 16, 0);
-	for (int i = 0; i < n; i++) {
-		if (!ev[i].data.ptr) {
-			if (l->fd >= 0)
-				accept_conns(l);
-			continue;
-		}
-		/* Still ours? (an earlier event in this batch may have closed it) */
-		struct lconn *c = l->conns;
-		while (c && c != ev[i].data.ptr)
-			c = c->next;
-		if (c)
-			conn_readable(l, c);
-	}
+	linesrv_dispatch(l->srv, now_ms);
 }
 
 void listener_tick(struct listener *l, uint64_t now_ms)
 {
 	l->now = now_ms;
-	for (struct lconn *c = l->conns, *next; c; c = next) {
-		next = c->next;
-		if (now_ms >= c->deadline) {
-			l->failed++;
-			log_debug("listener: %s timed out", c->peer);
-			conn_finish(l, c, "error timed out");
-		}
-	}
+	linesrv_tick(l->srv, now_ms);
 }
 
 uint64_t listener_next_deadline(const struct listener *l)
 {
-	uint64_t when = UINT64_MAX;
-	for (const struct lconn *c = l->conns; c; c = c->next)
-		if (c->deadline < when)
-			when = c->deadline;
-	return when;
+	return linesrv_next_deadline(l->srv);
 }

@@ -229,7 +229,7 @@ static int cmd_list(const struct args *a)
 	discover_enumerate(ds, list_one, &l);
 	if (a->json) {
 		json_array_end(&l.j);
-		printf("%s\n", l.j.buf ? l.j.buf : "[]");
+		printf("%s\n", json_text(&l.j) ? json_text(&l.j) : "[]");
 	} else if (l.n == 0) {
 		printf("no input devices (is udev running?)\n");
 	}

@@ -23,6 +23,7 @@ struct vdev {
 	 * differ only after a failed write (`owed` keys). */
 	struct keyset want, sent;
 	size_t owed;
+	uint64_t failed;
 };
 
 /* Device identity: BUS_VIRTUAL, vendor 0, product 'K' 'S' + kind. */
@@ -259,6 +260,8 @@ int vdev_catch_up(struct vdev *v)
 	if (rc == 0) {
 		v->sent = v->want;
 		v->owed = 0;
+	} else {
+		v->failed++;
 	}
 	return rc;
 }
@@ -269,16 +272,23 @@ int vdev_write(struct vdev *v, const struct input_event *ev, size_t n)
 		vdev_catch_up(v);
 	track_keys(&v->want, ev, n);
 	int rc = write_all(v->fd, ev, n);
-	if (rc == 0)
+	if (rc == 0) {
 		track_keys(&v->sent, ev, n);
-	else
+	} else {
 		v->owed = count_owed(v);
+		v->failed++;
+	}
 	return rc;
 }
 
 size_t vdev_owed(const struct vdev *v)
 {
 	return v->owed;
+}
+
+uint64_t vdev_failed_writes(const struct vdev *v)
+{
+	return v->failed;
 }
 
 int vdev_read(struct vdev *v, void (*fn)(void *data, unsigned code, int value), void *data)

@@ -106,70 +106,9 @@ static void cli_expect(const char *socket, const char *const wrapper[], const ch
 #define CLI_EXPECT(k_, status_, out_, err_, ...) \
 	cli_expect(ksd_socket(k_), NULL, (const char *const[]){ __VA_ARGS__, NULL }, (status_), (out_), (err_))
 
-static int unix_connect(const char *path)
-{
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	ITEST_ASSERT_SYSCALL(fd);
-	ITEST_ASSERT_SYSCALL(connect(fd, (struct sockaddr *)&sa, sizeof(sa)));
-	return fd;
-}
-
-static void send_all(int fd, const void *buf, size_t n)
-{
-	const char *p = buf;
-	int64_t deadline = itest_now_ms() + 20000;
-	while (n) {
-		ssize_t w = send(fd, p, n, MSG_NOSIGNAL | MSG_DONTWAIT);
-		if (w < 0 && errno == EAGAIN) {
-			struct pollfd pf = { fd, POLLOUT, 0 };
-			ITEST_ASSERT_MSG(itest_now_ms() < deadline, "the peer stopped reading");
-			poll(&pf, 1, 200);
-			continue;
-		}
-		ITEST_ASSERT_SYSCALL(w);
-		p += w;
-		n -= (size_t)w;
-	}
-}
-
-static void send_str(int fd, const char *s)
-{
-	send_all(fd, s, strlen(s));
-}
-
-/* One line from fd (malloc'd, without newline), or NULL at EOF/timeout.
- * Reads a byte at a time: the rest stays for the next call. */
-static char *recv_line(int fd, int timeout_ms)
-{
-	size_t cap = 256, n = 0;
-	char *s = malloc(cap);
-	int64_t deadline = itest_now_ms() + timeout_ms;
-	for (;;) {
-		int left = (int)(deadline - itest_now_ms());
-		struct pollfd pf = { fd, POLLIN, 0 };
-		if (left <= 0 || poll(&pf, 1, left) <= 0)
-			break;
-		char c;
-		ssize_t r = recv(fd, &c, 1, 0);
-		if (r <= 0)
-			break;
-		if (c == '\n') {
-			s[n] = '\0';
-			return s;
-		}
-		if (n + 2 > cap)
-			s = realloc(s, cap *= 2);
-		s[n++] = c;
-	}
-	free(s);
-	return NULL;
-}
-
 static void expect_line(int fd, const char *want)
 {
-	char *l = recv_line(fd, T);
+	char *l = tsock_recv_line(fd, T);
 	ITEST_ASSERT_MSG(l != NULL, "no reply line (wanted '%s')", want);
 	ITEST_ASSERT_STR_EQ(l, want);
 	free(l);
@@ -177,27 +116,11 @@ static void expect_line(int fd, const char *want)
 
 static void expect_line_prefix(int fd, const char *prefix)
 {
-	char *l = recv_line(fd, T);
+	char *l = tsock_recv_line(fd, T);
 	ITEST_ASSERT_MSG(l != NULL, "no reply line (wanted '%s...')", prefix);
 	ITEST_ASSERT_MSG(strncmp(l, prefix, strlen(prefix)) == 0, "reply '%.200s' does not start with '%s'", l,
 			 prefix);
 	free(l);
-}
-
-/* True when the peer has closed (EOF or reset) within timeout_ms. */
-static bool wait_closed(int fd, int timeout_ms)
-{
-	int64_t deadline = itest_now_ms() + timeout_ms;
-	char buf[4096];
-	while (itest_now_ms() < deadline) {
-		struct pollfd pf = { fd, POLLIN, 0 };
-		if (poll(&pf, 1, 100) <= 0)
-			continue;
-		ssize_t r = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
-		if (r == 0 || (r < 0 && errno != EAGAIN))
-			return true;
-	}
-	return false;
 }
 
 /* The daemon's log (stderr) contains `text` within timeout_ms. */
@@ -216,17 +139,6 @@ static bool log_has(struct ksd *k, const char *text, int timeout_ms)
 }
 
 #define ASSERT_LOG(k_, text_, ms_) ITEST_ASSERT_MSG(log_has((k_), (text_), (ms_)), "the log lacks: %s", (text_))
-
-static char *tmpfile_with(const char *name, const char *text, mode_t mode)
-{
-	char *path = itest_tmpfile(name);
-	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
-	ITEST_ASSERT_SYSCALL(fd);
-	ITEST_ASSERT_SYSCALL(fchmod(fd, mode));
-	ITEST_ASSERT_SYSCALL(write(fd, text, strlen(text)));
-	close(fd);
-	return path;
-}
 
 static void write_config(struct ksd *k, const char *text)
 {
@@ -415,10 +327,10 @@ ITEST_TIMEOUT(garbage_and_huge_lines_rejected_while_forwarding, 180)
 	struct ksd *k = ksd_start(CFG_GUEST);
 	wait_taken(k, kbd, true);
 	struct treader *gk = ksd_open_vdev(k, "guest", "keyboard");
-	int fd = unix_connect(ksd_socket(k));
+	int fd = tsock_unix_connect(ksd_socket(k));
 
 	/* Every request line gets exactly one reply, in order. */
-	send_str(fd, "frobnicate\n\n\x01\x02\x03\nswitch g\xc3\xa4st\nstatus please\nswitch\nping\n");
+	tsock_send_str(fd, "frobnicate\n\n\x01\x02\x03\nswitch g\xc3\xa4st\nstatus please\nswitch\nping\n");
 	expect_line_prefix(fd, "error unknown command 'frobnicate'");
 	expect_line(fd, "error empty request");
 	expect_line(fd, "error control character in request");
@@ -426,7 +338,7 @@ ITEST_TIMEOUT(garbage_and_huge_lines_rejected_while_forwarding, 180)
 	expect_line(fd, "error 'status' takes no argument");
 	expect_line(fd, "error 'switch' needs an argument");
 	expect_line(fd, "ok pong");
-	send_all(fd, "sta\0tus\n", 8);
+	tsock_send_all(fd, "sta\0tus\n", 8);
 	expect_line(fd, "error control character in request");
 	expect_tap(kbd, gk, KEY_G);
 
@@ -435,28 +347,28 @@ ITEST_TIMEOUT(garbage_and_huge_lines_rejected_while_forwarding, 180)
 	char *junk = malloc(chunk);
 	memset(junk, 'x', chunk);
 	for (size_t sent = 0, i = 0; sent < total; sent += chunk, i++) {
-		send_all(fd, junk, chunk);
+		tsock_send_all(fd, junk, chunk);
 		if (i % 4 == 0)
 			expect_tap(kbd, gk, KEY_A + (unsigned)(i / 4) % 8);
 	}
-	send_str(fd, "\n");
+	tsock_send_str(fd, "\n");
 	free(junk);
 	expect_line(fd, "error request longer than 1023 bytes");
 	/* The connection is still usable after the discarded line. */
-	send_str(fd, "ping\n");
+	tsock_send_str(fd, "ping\n");
 	expect_line(fd, "ok pong");
 	expect_tap(kbd, gk, KEY_Z);
 
 	/* Raw binary noise on another connection. */
-	int noise = unix_connect(ksd_socket(k));
+	int noise = tsock_unix_connect(ksd_socket(k));
 	unsigned char bin[8192];
 	ITEST_ASSERT(sodium_init() >= 0);
 	randombytes_buf(bin, sizeof(bin));
 	for (size_t i = 0; i < sizeof(bin); i++)
 		if (bin[i] == '\n')
 			bin[i] = 0;
-	send_all(noise, bin, sizeof(bin));
-	send_str(noise, "\n");
+	tsock_send_all(noise, bin, sizeof(bin));
+	tsock_send_str(noise, "\n");
 	expect_line(noise, "error request longer than 1023 bytes");
 	close(noise);
 	close(fd);
@@ -475,9 +387,9 @@ ITEST_TIMEOUT(idle_connections_and_crowds_do_not_stall, 180)
 	/* 100 connections that say nothing, 10 that stop mid-line. */
 	int idle[110];
 	for (int i = 0; i < 110; i++) {
-		idle[i] = unix_connect(ksd_socket(k));
+		idle[i] = tsock_unix_connect(ksd_socket(k));
 		if (i >= 100)
-			send_str(idle[i], "stat");
+			tsock_send_str(idle[i], "stat");
 	}
 	int64_t t0 = itest_now_ms();
 	char *s = ksd_request(k, "status");
@@ -495,8 +407,8 @@ ITEST_TIMEOUT(idle_connections_and_crowds_do_not_stall, 180)
 	/* 50 clients at once, each with a request in flight. */
 	int many[50];
 	for (int i = 0; i < 50; i++) {
-		many[i] = unix_connect(ksd_socket(k));
-		send_str(many[i], i % 2 ? "status\n" : "ping\n");
+		many[i] = tsock_unix_connect(ksd_socket(k));
+		tsock_send_str(many[i], i % 2 ? "status\n" : "ping\n");
 	}
 	for (int i = 0; i < 50; i++) {
 		expect_line_prefix(many[i], i % 2 ? "ok {\"version\"" : "ok pong");
@@ -505,7 +417,7 @@ ITEST_TIMEOUT(idle_connections_and_crowds_do_not_stall, 180)
 
 	/* A client that asks and never reads is dropped once its replies
 	 * pile up; nobody else notices. */
-	int hog = unix_connect(ksd_socket(k));
+	int hog = tsock_unix_connect(ksd_socket(k));
 	int sndbuf = 4096;
 	setsockopt(hog, SOL_SOCKET, SO_RCVBUF, &sndbuf, sizeof(sndbuf));
 	char reqs[7000];
@@ -535,8 +447,8 @@ ITEST_TIMEOUT(subscribe_stream, 120)
 	struct tdev *kbd = tdev_create(TDEV_KEYBOARD, "kbd");
 	struct ksd *k = ksd_start(NULL);
 	wait_taken(k, kbd, false);
-	int fd = unix_connect(ksd_socket(k));
-	send_str(fd, "subscribe\n");
+	int fd = tsock_unix_connect(ksd_socket(k));
+	tsock_send_str(fd, "subscribe\n");
 	expect_line(fd, "ok subscribed host");
 
 	char env0[4200];
@@ -565,11 +477,11 @@ ITEST_TIMEOUT(subscribe_stream, 120)
 	CLI_EXPECT(k, 0, "released", NULL, "release");
 	expect_line(fd, "event switch host host emergency");
 	/* A subscriber may still send requests; replies come in order. */
-	send_str(fd, "ping\n");
+	tsock_send_str(fd, "ping\n");
 	expect_line(fd, "ok pong");
 
 	ITEST_ASSERT_EQ_INT(ksd_stop(k), 0);
-	ITEST_ASSERT(wait_closed(fd, T));
+	ITEST_ASSERT(tsock_wait_closed(fd, T));
 	ITEST_ASSERT_EQ_INT(tproc_wait(sub, 10000), 3);
 	free(out);
 	out = itest_read_file(tproc_stdout_path(sub), NULL);
@@ -797,17 +709,6 @@ ITEST_TIMEOUT(reload_applies_a_good_config, 180)
 #define LISTENER_TIMEOUT 5000 /* ms from accept to the response */
 #define SECRET "c2VjcmV0LXRoYXQtaXMtbG9uZy1lbm91Z2gtZm9yLWhtYWMK"
 
-static int free_tcp_port(void)
-{
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-	socklen_t l = sizeof(sa);
-	ITEST_ASSERT_SYSCALL(bind(fd, (struct sockaddr *)&sa, sizeof(sa)));
-	ITEST_ASSERT_SYSCALL(getsockname(fd, (struct sockaddr *)&sa, &l));
-	close(fd);
-	return ntohs(sa.sin_port);
-}
-
 struct lsn {
 	struct ksd *k;
 	int port;
@@ -819,9 +720,9 @@ struct lsn {
 static struct lsn lsn_start(const char *extra, int rate, const char *const env[])
 {
 	struct lsn l = { 0 };
-	l.secret_file = tmpfile_with("secret", SECRET "\n", 0600);
-	l.wrong_file = tmpfile_with("wrong", "d3Jvbmctc2VjcmV0LWJ1dC1sb25nLWVub3VnaAo=\n", 0600);
-	l.port = free_tcp_port();
+	l.secret_file = itest_tmpfile_with("secret", SECRET "\n", 0600);
+	l.wrong_file = itest_tmpfile_with("wrong", "d3Jvbmctc2VjcmV0LWJ1dC1sb25nLWVub3VnaAo=\n", 0600);
+	l.port = tsock_free_tcp_port();
 	snprintf(l.address, sizeof(l.address), "tcp:127.0.0.1:%d", l.port);
 	char cfg[4096];
 	snprintf(cfg, sizeof(cfg),
@@ -832,52 +733,16 @@ static struct lsn lsn_start(const char *extra, int rate, const char *const env[]
 	return l;
 }
 
-static int tcp_connect(int port)
-{
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port),
-				  .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-	ITEST_ASSERT_SYSCALL(fd);
-	ITEST_ASSERT_SYSCALL(connect(fd, (struct sockaddr *)&sa, sizeof(sa)));
-	return fd;
-}
-
-/* The response line "MAC COMMAND\n" to a challenge, with libsodium. */
-static char *response_for(const char *challenge, const char *secret, const char *cmd)
-{
-	char msg[1024];
-	ITEST_ASSERT(sodium_init() >= 0);
-	snprintf(msg, sizeof(msg), "%s %s", challenge, cmd);
-	unsigned char mac[32];
-	crypto_auth_hmacsha256_state st;
-	crypto_auth_hmacsha256_init(&st, (const unsigned char *)secret, strlen(secret));
-	crypto_auth_hmacsha256_update(&st, (const unsigned char *)msg, strlen(msg));
-	crypto_auth_hmacsha256_final(&st, mac);
-	char hex[65];
-	sodium_bin2hex(hex, sizeof(hex), mac, sizeof(mac));
-	char *line;
-	ITEST_ASSERT(asprintf(&line, "%s %s\n", hex, cmd) > 0);
-	return line;
-}
-
-static char *challenge_of(int fd)
-{
-	char *c = recv_line(fd, T);
-	ITEST_ASSERT_MSG(c != NULL, "no challenge");
-	ITEST_ASSERT_MSG(strncmp(c, "kvmswitch-auth-1 ", 17) == 0 && strlen(c) == 17 + 64, "bad challenge '%s'", c);
-	return c;
-}
-
 /* One authenticated exchange over TCP; returns the reply line. */
 static char *lsn_exchange(struct lsn *l, const char *secret, const char *cmd)
 {
-	int fd = tcp_connect(l->port);
-	char *ch = challenge_of(fd);
-	char *resp = response_for(ch, secret, cmd);
-	send_str(fd, resp);
-	char *reply = recv_line(fd, T);
+	int fd = tsock_tcp_connect(l->port);
+	char *ch = tsock_auth_challenge(fd, T);
+	char *resp = tsock_auth_response(ch, secret, cmd);
+	tsock_send_str(fd, resp);
+	char *reply = tsock_recv_line(fd, T);
 	ITEST_ASSERT_MSG(reply != NULL, "no reply to '%s'", cmd);
-	ITEST_ASSERT_MSG(wait_closed(fd, T), "the listener kept the connection after its reply");
+	ITEST_ASSERT_MSG(tsock_wait_closed(fd, T), "the listener kept the connection after its reply");
 	close(fd);
 	free(ch);
 	free(resp);
@@ -953,31 +818,31 @@ ITEST_TIMEOUT(listener_protocol_matches_an_independent_hmac, 120)
 ITEST_TIMEOUT(listener_refuses_replayed_responses, 120)
 {
 	struct lsn l = lsn_start(NULL, 10, NULL);
-	int a = tcp_connect(l.port);
-	char *ch1 = challenge_of(a);
-	char *resp1 = response_for(ch1, SECRET, "switch guest");
-	send_str(a, resp1);
+	int a = tsock_tcp_connect(l.port);
+	char *ch1 = tsock_auth_challenge(a, T);
+	char *resp1 = tsock_auth_response(ch1, SECRET, "switch guest");
+	tsock_send_str(a, resp1);
 	expect_line(a, "ok guest");
 	/* One response per connection: a second line is never read. */
-	send_str(a, resp1);
-	ITEST_ASSERT(wait_closed(a, T));
+	tsock_send_str(a, resp1);
+	ITEST_ASSERT(tsock_wait_closed(a, T));
 	close(a);
 	ksd_switch(l.k, "host");
 
 	/* The same response on a new connection: a new nonce, so refused. */
-	int b = tcp_connect(l.port);
-	char *ch2 = challenge_of(b);
+	int b = tsock_tcp_connect(l.port);
+	char *ch2 = tsock_auth_challenge(b, T);
 	ITEST_ASSERT_STR_NE(ch2, ch1);
-	send_str(b, resp1);
+	tsock_send_str(b, resp1);
 	expect_line(b, "error authentication failed");
 	close(b);
 	assert_active(l.k, "host");
 	/* Nor does a MAC for one command carry another. */
-	int c = tcp_connect(l.port);
-	char *ch3 = challenge_of(c);
-	char *resp3 = response_for(ch3, SECRET, "switch guest");
+	int c = tsock_tcp_connect(l.port);
+	char *ch3 = tsock_auth_challenge(c, T);
+	char *resp3 = tsock_auth_response(ch3, SECRET, "switch guest");
 	memcpy(strchr(resp3, ' '), " toggle\n", 9);
-	send_str(c, resp3);
+	tsock_send_str(c, resp3);
 	expect_line(c, "error authentication failed");
 	close(c);
 	assert_active(l.k, "host");
@@ -1004,9 +869,9 @@ ITEST_TIMEOUT(listener_rate_limit, 240)
 		ITEST_ASSERT_STR_EQ(r, "error authentication failed");
 		free(r);
 	}
-	int fd = tcp_connect(l.port);
+	int fd = tsock_tcp_connect(l.port);
 	expect_line(fd, "error rate limited: too many attempts; try again later");
-	ITEST_ASSERT(wait_closed(fd, T));
+	ITEST_ASSERT(tsock_wait_closed(fd, T));
 	close(fd);
 	remote_expect(&l, l.secret_file, "switch", "host", 1, NULL, "rate limited");
 	ASSERT_LOG(l.k, "listener: 127.0.0.1 is rate limited", T);
@@ -1049,22 +914,22 @@ ITEST_TIMEOUT(listener_refuses_non_switch_commands_and_junk, 180)
 	remote_expect(&l, l.secret_file, "status", NULL, 2, NULL, "'status' is not allowed over the network");
 
 	/* Junk instead of a response; an endless line; silence. */
-	int fd = tcp_connect(l.port);
-	free(challenge_of(fd));
-	send_str(fd, "hello\n");
+	int fd = tsock_tcp_connect(l.port);
+	free(tsock_auth_challenge(fd, T));
+	tsock_send_str(fd, "hello\n");
 	expect_line(fd, "error expected 'MAC COMMAND' (MAC: 64 hex digits)");
 	close(fd);
-	fd = tcp_connect(l.port);
-	free(challenge_of(fd));
+	fd = tsock_tcp_connect(l.port);
+	free(tsock_auth_challenge(fd, T));
 	char big[4096];
 	memset(big, 'a', sizeof(big));
 	send(fd, big, sizeof(big), MSG_NOSIGNAL);
 	expect_line_prefix(fd, "error response longer than");
 	close(fd);
-	fd = tcp_connect(l.port);
-	free(challenge_of(fd));
+	fd = tsock_tcp_connect(l.port);
+	free(tsock_auth_challenge(fd, T));
 	int64_t t0 = itest_now_ms();
-	char *to = recv_line(fd, 3 * LISTENER_TIMEOUT);
+	char *to = tsock_recv_line(fd, 3 * LISTENER_TIMEOUT);
 	ITEST_ASSERT_STR_EQ(to, "error timed out");
 	ITEST_ASSERT_GE_INT(itest_now_ms() - t0, LISTENER_TIMEOUT - 1000);
 	free(to);
@@ -1079,8 +944,8 @@ ITEST_TIMEOUT(listener_refuses_non_switch_commands_and_junk, 180)
 ITEST_TIMEOUT(listener_secret_file_checks_and_reload, 240)
 {
 	/* Group-readable or empty: the daemon refuses to start, and says why. */
-	char *loose = tmpfile_with("loose", SECRET "\n", 0640);
-	char *empty = tmpfile_with("empty", "\n", 0600);
+	char *loose = itest_tmpfile_with("loose", SECRET "\n", 0640);
+	char *empty = itest_tmpfile_with("empty", "\n", 0600);
 	struct {
 		const char *file;
 		const char *msg;
@@ -1090,8 +955,8 @@ ITEST_TIMEOUT(listener_secret_file_checks_and_reload, 240)
 	for (size_t i = 0; i < 3; i++) {
 		char text[2048];
 		snprintf(text, sizeof(text), "[listener]\nenable = yes\naddress = tcp:127.0.0.1:%d\nsecret-file = %s\n",
-			 free_tcp_port(), bad[i].file);
-		char *conf = tmpfile_with("bad.conf", text, 0644);
+			 tsock_free_tcp_port(), bad[i].file);
+		char *conf = itest_tmpfile_with("bad.conf", text, 0644);
 		char env0[4200];
 		snprintf(env0, sizeof(env0), "KVMSWITCH_SOCKET=%s/bad.sock", itest_tmpdir());
 		struct tproc *p = tproc_spawn((const char *const[]){ ksd_binary(), "run", "-c", conf, NULL },
@@ -1111,7 +976,7 @@ ITEST_TIMEOUT(listener_secret_file_checks_and_reload, 240)
 	char *r = lsn_exchange(&l, SECRET, "switch guest");
 	ITEST_ASSERT_STR_EQ(r, "ok guest");
 	free(r);
-	free(tmpfile_with("secret", "bmV3LXNlY3JldC1hZnRlci1yZWxvYWQ=\n", 0600));
+	free(itest_tmpfile_with("secret", "bmV3LXNlY3JldC1hZnRlci1yZWxvYWQ=\n", 0600));
 	CLI_EXPECT(l.k, 0, "reloaded", NULL, "reload");
 	r = lsn_exchange(&l, SECRET, "switch host");
 	ITEST_ASSERT_STR_EQ(r, "error authentication failed");
@@ -1171,7 +1036,7 @@ ITEST_TIMEOUT(listener_over_vsock, 120)
 	close(cl);
 	close(probe);
 
-	char *secret = tmpfile_with("secret", SECRET "\n", 0600);
+	char *secret = itest_tmpfile_with("secret", SECRET "\n", 0600);
 	char cfg[2048];
 	snprintf(cfg, sizeof(cfg), KSD_MATCH_TEST_DEVICES "[listener]\nenable = yes\naddress = vsock:any:52002\nsecret-file = %s\n",
 		 secret);
@@ -1180,7 +1045,7 @@ ITEST_TIMEOUT(listener_over_vsock, 120)
 	cli_expect(NULL, NULL, (const char *const[]){ "remote", "-s", secret, "vsock:local:52002", "switch", "guest", NULL },
 		   0, "guest\n", NULL);
 	assert_active(k, "guest");
-	char *wrong = tmpfile_with("wrong", "d3Jvbmctc2VjcmV0LWJ1dC1sb25nLWVub3VnaAo=\n", 0600);
+	char *wrong = itest_tmpfile_with("wrong", "d3Jvbmctc2VjcmV0LWJ1dC1sb25nLWVub3VnaAo=\n", 0600);
 	cli_expect(NULL, NULL, (const char *const[]){ "remote", "-s", wrong, "vsock:local:52002", "toggle", NULL }, 1,
 		   NULL, "authentication failed");
 	assert_active(k, "guest");

@@ -79,22 +79,6 @@ static void assert_nothing_down(struct ksd *k, const char *target)
 	ITEST_ASSERT_EQ_INT(ksd_held(k, target), 0);
 }
 
-static int proc_fd_count(pid_t pid)
-{
-	char path[64];
-	snprintf(path, sizeof(path), "/proc/%d/fd", (int)pid);
-	int n = 0;
-	FILE *p;
-	char cmd[96];
-	snprintf(cmd, sizeof(cmd), "ls -1 %s", path);
-	p = popen(cmd, "r");
-	ITEST_ASSERT_NOT_NULL(p);
-	for (int c; (c = fgetc(p)) != EOF;)
-		n += c == '\n';
-	pclose(p);
-	return n;
-}
-
 static long proc_rss_kb(pid_t pid)
 {
 	char path[64];
@@ -377,14 +361,14 @@ ITEST_TIMEOUT(unplug_replug_50_cycles_flat, 900)
 		free(node);
 		ITEST_ASSERT_MSG(!treader_gone(gk), "cycle %d: the guest keyboard went away", i);
 		if (i == warmup - 1) {
-			fds0 = proc_fd_count(pid);
+			fds0 = tproc_fd_count(pid);
 			rss0 = proc_rss_kb(pid);
 		}
 		if (i % 10 == 9)
-			itest_log("cycle %d: %d fds, VmRSS %ld kB", i + 1, proc_fd_count(pid),
+			itest_log("cycle %d: %d fds, VmRSS %ld kB", i + 1, tproc_fd_count(pid),
 				  proc_rss_kb(pid));
 	}
-	int fds = proc_fd_count(pid);
+	int fds = tproc_fd_count(pid);
 	long rss = proc_rss_kb(pid);
 	itest_log("after %d cycles: %d fds (%d after %d), VmRSS %ld kB (%ld after %d)", cycles, fds, fds0,
 		  warmup, rss, rss0, warmup);
@@ -538,7 +522,7 @@ ITEST_TIMEOUT(consumer_that_never_reads_does_not_stall, 600)
 	sleep_ms(500);
 	long long out0 = ksd_counter(k, "frames_out_pointer");
 	long rss0 = proc_rss_kb(pid);
-	int fds0 = proc_fd_count(pid);
+	int fds0 = tproc_fd_count(pid);
 
 	struct flood f;
 	flood_start(&f, mouse, 250000, 100000); /* 4 kHz: 25 s, at a pace the daemon keeps up with */
@@ -573,7 +557,7 @@ ITEST_TIMEOUT(consumer_that_never_reads_does_not_stall, 600)
 	ITEST_ASSERT_GE_INT(out - out0, 10000);
 	ITEST_ASSERT_EQ_INT(ksd_counter(k, "write_errors"), 0);
 	long rss = proc_rss_kb(pid);
-	int fds = proc_fd_count(pid);
+	int fds = tproc_fd_count(pid);
 	itest_log("VmRSS %ld kB before the flood, %ld kB after; fds %d, %d", rss0, rss, fds0, fds);
 	assert_rss_flat(rss, rss0);
 	ITEST_ASSERT_LE_INT(fds, fds0 + 2);

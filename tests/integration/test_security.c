@@ -7,14 +7,12 @@
 #include <ctype.h>
 #include <fcntl.h>
 #include <libevdev/libevdev.h>
-#include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/ioctl.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -33,17 +31,6 @@ static void sleep_ms(int ms)
 	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
 	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
 		;
-}
-
-static char *write_file(const char *name, const char *text, mode_t mode)
-{
-	char *path = itest_tmpfile(name);
-	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
-	ITEST_ASSERT_SYSCALL(fd);
-	ITEST_ASSERT_SYSCALL(fchmod(fd, mode));
-	ITEST_ASSERT_EQ_INT(write(fd, text, strlen(text)), (long long)strlen(text));
-	close(fd);
-	return path;
 }
 
 /* Runs `kvmswitch ARGS...` with env; returns its status, its stderr in *err. */
@@ -294,9 +281,9 @@ ITEST(config_that_others_may_change_is_refused)
 		{ 0600, 65534, "another user owns it" },
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		char *cfg = write_file("bad.conf",
-				       KSD_MATCH_TEST_DEVICES "[target guest]\non-enter = touch /tmp/owned\n",
-				       bad[i].mode);
+		char *cfg = itest_tmpfile_with("bad.conf",
+					       KSD_MATCH_TEST_DEVICES "[target guest]\non-enter = touch /tmp/owned\n",
+					       bad[i].mode);
 		ITEST_ASSERT_SYSCALL(chown(cfg, bad[i].uid, 0));
 		char *err = NULL;
 		ITEST_ASSERT_EQ_INT(run_cli((const char *const[]){ "run", "-c", cfg, NULL }, env, &err), 1);
@@ -311,7 +298,7 @@ ITEST(config_that_others_may_change_is_refused)
 		free(cfg);
 	}
 	/* A running daemon refuses to reload it once others may write it. */
-	char *live = write_file("live.conf", CFG_BOTH, 0644);
+	char *live = itest_tmpfile_with("live.conf", CFG_BOTH, 0644);
 	snprintf(env0, sizeof(env0), "KVMSWITCH_SOCKET=%s", sock);
 	const char *argv[] = { ksd_binary(), "run", "-c", live, NULL };
 	struct tproc *d = tproc_spawn(argv, env);
@@ -329,7 +316,7 @@ ITEST(config_that_others_may_change_is_refused)
 	free(live);
 
 	/* Root's or one's own, writable by the owner only: fine. */
-	char *cfg = write_file("good.conf", CFG_BOTH, 0644);
+	char *cfg = itest_tmpfile_with("good.conf", CFG_BOTH, 0644);
 	char *err = NULL;
 	ITEST_ASSERT_EQ_INT(run_cli((const char *const[]){ "check", "-c", cfg, NULL }, env, &err), 0);
 	free(err);
@@ -356,15 +343,9 @@ ITEST(listener_secret_never_logged)
 {
 	const char *secret = "Zq7-listener-secret-for-the-log-test-91";
 	const char *wrong = "Wx4-a-wrong-secret-for-the-log-test-5566";
-	char *sf = write_file("secret", secret, 0600), *wf = write_file("wrong", wrong, 0600);
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-	socklen_t sl = sizeof(sa);
-	ITEST_ASSERT_SYSCALL(bind(fd, (struct sockaddr *)&sa, sizeof(sa)));
-	ITEST_ASSERT_SYSCALL(getsockname(fd, (struct sockaddr *)&sa, &sl));
-	close(fd);
+	char *sf = itest_tmpfile_with("secret", secret, 0600), *wf = itest_tmpfile_with("wrong", wrong, 0600);
 	char addr[64], cfg[4096];
-	snprintf(addr, sizeof(addr), "tcp:127.0.0.1:%d", ntohs(sa.sin_port));
+	snprintf(addr, sizeof(addr), "tcp:127.0.0.1:%d", tsock_free_tcp_port());
 	snprintf(cfg, sizeof(cfg), CFG_BOTH "[listener]\nenable = yes\naddress = %s\nsecret-file = %s\n",
 		 addr, sf);
 	struct ksd *k = ksd_start(cfg); /* -v: the debug log */

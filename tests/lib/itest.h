@@ -88,6 +88,9 @@ char *itest_tmpfile(const char *name);
 
 /* Milliseconds on CLOCK_MONOTONIC. */
 int64_t itest_now_ms(void);
+/* Writes `text` to a new file "TMPDIR/name" with `mode`; returns its malloc'd
+ * path. Fails the case on error. */
+char *itest_tmpfile_with(const char *name, const char *text, mode_t mode);
 /* Reads a whole file into a malloc'd NUL-terminated buffer; NULL with errno. */
 char *itest_read_file(const char *path, size_t *len);
 
@@ -307,6 +310,33 @@ const char *tproc_stdout_path(const struct tproc *p);
 const char *tproc_stderr_path(const struct tproc *p);
 /* Prints the last lines of its stdout and stderr as diagnostics. */
 void tproc_dump(const struct tproc *p);
+/* The open file descriptors of process pid (any process, not only ours). */
+int tproc_fd_count(pid_t pid);
+
+/* ------------------------------------------------------------------------ */
+/* Sockets (sock.c)                                                         */
+
+/* Connects to a Unix stream socket / to 127.0.0.1:port (blocking); fails the
+ * case on error. */
+int tsock_unix_connect(const char *path);
+int tsock_tcp_connect(int port);
+/* A TCP port on 127.0.0.1 that was free a moment ago. */
+int tsock_free_tcp_port(void);
+/* Sends everything, waiting (20 s at most) while the peer does not read. */
+void tsock_send_all(int fd, const void *buf, size_t n);
+void tsock_send_str(int fd, const char *s);
+/* One line from fd (malloc'd, without newline), or NULL at EOF/timeout.
+ * Reads a byte at a time: the rest stays for the next call. */
+char *tsock_recv_line(int fd, int timeout_ms);
+/* True when the peer has closed (EOF or reset) within timeout_ms. */
+bool tsock_wait_closed(int fd, int timeout_ms);
+/* Closes with SO_LINGER {1, 0}: a TCP peer gets a reset. */
+void tsock_reset(int fd);
+/* The network listener's protocol (docs/protocol.md), computed here with
+ * libsodium: the challenge line read from fd (asserted well-formed), and the
+ * response line "MAC COMMAND\n" to it. Both malloc'd. */
+char *tsock_auth_challenge(int fd, int timeout_ms);
+char *tsock_auth_response(const char *challenge, const char *secret, const char *cmd);
 
 /* ------------------------------------------------------------------------ */
 /* QMP client (qmp.c)                                                       */

@@ -1,5 +1,6 @@
 /* Child processes of a case: spawn with output captured in the tmpdir, wait
  * with a timeout, signal the process group, stop at the end of the case. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
@@ -214,4 +215,17 @@ void tproc_dump(const struct tproc *p)
 	dump_file(label, p->out);
 	snprintf(label, sizeof(label), "%s (pid %d) stderr", p->name, p->pid);
 	dump_file(label, p->err);
+}
+
+int tproc_fd_count(pid_t pid)
+{
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/%d/fd", (int)pid);
+	DIR *d = opendir(path);
+	ITEST_ASSERT_MSG(d != NULL, "cannot list %s: %s", path, strerror(errno));
+	int n = 0;
+	for (struct dirent *e; (e = readdir(d));)
+		n += e->d_name[0] != '.';
+	closedir(d);
+	return n;
 }

@@ -86,6 +86,17 @@ char *itest_tmpfile(const char *name)
 	return path;
 }
 
+char *itest_tmpfile_with(const char *name, const char *text, mode_t mode)
+{
+	char *path = itest_tmpfile(name);
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+	ITEST_ASSERT_SYSCALL(fd);
+	ITEST_ASSERT_SYSCALL(fchmod(fd, mode));
+	ITEST_ASSERT_EQ_INT(write(fd, text, strlen(text)), (long long)strlen(text));
+	close(fd);
+	return path;
+}
+
 char *itest_read_file(const char *path, size_t *len)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
