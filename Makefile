@@ -104,11 +104,11 @@ $(B)/tests/%: $(B)/tests/integration/%.o $(TLIB_SRC:%.c=$(B)/%.o)
 
 # No unit-test binary only while tests/unit has no sources (tests/check then
 # runs none); with sources, a failing unit build fails `make tests`.
-tests: $(B)/kvmswitch $(if $(UNIT_SRC),$(B)/unit-tests) $(ITESTS) $(B)/tests/failwrite.so man
+tests: $(B)/kvmswitch $(if $(UNIT_SRC),$(B)/unit-tests) $(ITESTS) $(B)/preload/failwrite.so man
 
 # A test-only fault, LD_PRELOAD'ed by test_faults (tests/preload/failwrite.c).
 # Not instrumented, so that it loads into the ASan build too.
-$(B)/tests/failwrite.so: tests/preload/failwrite.c
+$(B)/preload/failwrite.so: tests/preload/failwrite.c
 	@mkdir -p $(dir $@)
 	$(CC) -std=gnu11 -O2 -Wall -Wextra -Werror -fPIC -shared -o $@ $< -ldl
 

@@ -1,6 +1,8 @@
-/* The daemon: one thread, one epoll loop. Fixed slots for signals, the timer,
- * udev and the control socket; dynamic slots for physical and virtual
- * devices. The hot path (evdev_in_read -> router_feed -> vdev_write) does no
+/* The daemon: one thread, one epoll loop that wires the rooms together.
+ * Fixed slots for signals, the timer, udev, the control socket, the
+ * listener, hooks and libvirt; dynamic slots for physical devices (inputs.c)
+ * and the targets' keyboards (outputs.c). The hot path (inputs_readable ->
+ * evdev_in_read -> router_feed -> outputs_emit -> vdev_write) does no
  * allocation, no logging and one write() per frame. */
 #include "daemon.h"
 
@@ -22,12 +24,11 @@
 #include "core/router.h"
 #include "ctl.h"
 #include "discover.h"
-#include "evdev_in.h"
-#include "fdstore.h"
 #include "hooks.h"
+#include "inputs.h"
 #include "listener.h"
 #include "log.h"
-#include "vdev.h"
+#include "outputs.h"
 #include "virt.h"
 
 enum tag {
@@ -38,46 +39,14 @@ enum tag {
 	TAG_HOOKS,    /* output of a running on-enter/on-leave hook */
 	TAG_LISTENER, /* the network listener */
 	TAG_VIRT,     /* results of the libvirt worker (virt.c) */
-	TAG_PDEV, /* index: device slot */
-	TAG_VDEV, /* index: target * VK_COUNT + kind */
+	TAG_PDEV,     /* index: device slot */
+	TAG_VDEV,     /* index: the target whose keyboard it is */
 };
 
 #define TAGGED(tag, idx) (((uint64_t)(tag) << 32) | (uint32_t)(idx))
 
-/* A just-appeared node we could not open yet (udev may not have applied
- * its permissions): retried with backoff. */
-#define RETRY_SLOTS 32
-#define RETRY_FIRST_MS 50
-#define RETRY_LIMIT 8 /* 50 ms doubling: about 12 s in all */
-
-struct retry {
-	bool used;
-	int attempts;
-	uint64_t when;
-	struct discovered dev;
-};
-
-/* Writing to a virtual device failed: its owed keys are re-sent from the
- * timer (CATCH_UP_MS), and the failure is logged once per episode. */
-#define CATCH_UP_MS 20
-
-struct vdev_health {
-	bool failing; /* since the last good write: logged once */
-};
-
-struct pdev {
-	struct evdev_in *in;
-	struct discovered disc; /* for the match rules again on reload */
-	const char *node, *name;
-};
-
 struct counters {
-	uint64_t write_errors;
-	uint64_t syn_dropped;
-	uint64_t devices_added, devices_removed;
-	uint64_t open_failures;
 	uint64_t reloads;
-	uint64_t host_releases; /* releases given back to the host (out_host_release) */
 };
 
 struct daemon {
@@ -93,22 +62,13 @@ struct daemon {
 	char sock_path[PATH_MAX];
 	struct hooks *hooks;
 	struct listener *listener;
-	struct virt *virt; /* libvirt: usb targets, domain lifecycle */
-	struct pdev *dev[ROUTER_MAX_DEVICES];
-	struct vdev *vd[CONFIG_MAX_TARGETS][VK_COUNT];
-	struct vdev_health health[CONFIG_MAX_TARGETS][VK_COUNT];
-	uint64_t catch_up_at; /* when to re-send owed keys, or UINT64_MAX */
-	struct fdstore *store; /* systemd's fd store: VM targets' devices survive a restart */
-	bool want_tablet;
-	struct retry retry[RETRY_SLOTS];
-	int n_retry; /* slots used: arm_timer skips the scan when 0 */
-	uint32_t echo; /* targets whose keyboard was sent an MSC_SCAN in this wake-up */
+	struct virt *virt;       /* libvirt: usb targets, domain lifecycle */
+	struct inputs *inputs;   /* the physical devices */
+	struct outputs *outputs; /* the targets' virtual devices */
 	struct counters n;
 	uint64_t now;
 	uint64_t next_ctl_tick;
 	bool quit;
-	int cur_dev;    /* the device whose frames are being routed, or -1 */
-	int led_target; /* the target whose keyboard is being read */
 };
 
 static uint64_t now_ms(void)
@@ -124,221 +84,63 @@ static int epoll_set(struct daemon *d, int op, int fd, uint64_t tag)
 	return epoll_ctl(d->epfd, op, fd, &ev);
 }
 
-/* Every target but a usb one has virtual devices: a VM target's are what
- * its QEMU reads; the host's are its keyboard and mouse in virtual mode, and
- * in native mode carry what only kvmswitch read on the way to the host (the
- * frames queued while a grab waits for keys to come up). */
-static bool target_has_vdevs(const struct config *cfg, int t)
-{
-	return cfg->target[t].type != TARGET_USB;
-}
+/* ---- the devices' calls ---- */
 
-/* ---- virtual devices ---- */
-
-static int vdev_open(struct daemon *d, int t, enum vkind kind)
-{
-	if (d->vd[t][kind])
-		return 0;
-	const char *name = d->cfg->target[t].name;
-	bool guest = d->cfg->target[t].type == TARGET_EVDEV;
-	/* A VM target's device kept by systemd across our restart: adopt it. */
-	int fd = guest ? fdstore_take(d->store, name, kind) : -1;
-	struct vdev *v = fd >= 0 ? vdev_adopt(fd, name, kind) : NULL;
-	if (fd >= 0 && !v) {
-		log_warn("target '%s': cannot adopt the stored %s (%s); creating a new one", name, vkind_name(kind),
-			 strerror(errno));
-		fdstore_remove(d->store, name, kind);
-		close(fd);
-	}
-	if (!v && (v = vdev_create(name, kind, guest)) && guest && fdstore_active(d->store)) {
-		int rc = fdstore_put(d->store, vdev_fd(v), name, kind);
-		if (rc < 0)
-			log_warn("target '%s': cannot put the %s into the service manager's fd store: %s", name,
-				 vkind_name(kind), strerror(-rc));
-	}
-	if (!v) {
-		int e = errno;
-		log_error("cannot create the virtual %s of target '%s': %s%s", vkind_name(kind),
-			  d->cfg->target[t].name, strerror(e),
-			  e == ENOENT || e == EACCES ? " (is the uinput module loaded and /dev/uinput writable?)" : "");
-		return -e;
-	}
-	d->vd[t][kind] = v;
-	/* Only keyboards are watched, for the LEDs their consumers set. Every
-	 * MSC_SCAN we write to a uinput device also comes back on its fd;
-	 * reading those echoes would cost a wake-up and a read() per mouse
-	 * frame (the pointer's unread echoes just overwrite each other). */
-	if (kind == VK_KEYBOARD)
-		epoll_set(d, EPOLL_CTL_ADD, vdev_fd(v), TAGGED(TAG_VDEV, t * VK_COUNT + kind));
-	log_info("target '%s': %s is %s%s", d->cfg->target[t].name, vdev_name(v), vdev_devnode(v),
-		 fd >= 0 ? " (kept across the restart)" : "");
-	return 0;
-}
-
-/* Every target that forwards gets a keyboard and a pointer, and a tablet
- * once an absolute device has been taken. */
-static int vdevs_ensure(struct daemon *d)
-{
-	for (size_t t = 0; t < d->cfg->n_target; t++) {
-		if (!target_has_vdevs(d->cfg, (int)t))
-			continue;
-		for (int k = 0; k < VK_COUNT; k++) {
-			if (k == VK_TABLET && !d->want_tablet)
-				continue;
-			int rc = vdev_open(d, (int)t, (enum vkind)k);
-			if (rc < 0)
-				return rc;
-		}
-	}
-	return 0;
-}
-
-static void on_led(void *data, unsigned code, int value)
+static void watch_vdev(void *data, int fd, int t, bool on)
 {
 	struct daemon *d = data;
-	log_debug("target '%s': LED %u set to %d by a consumer", d->cfg->target[d->led_target].name, code, value);
-	router_target_led(d->router, d->led_target, code, value);
+	epoll_set(d, on ? EPOLL_CTL_ADD : EPOLL_CTL_DEL, fd, TAGGED(TAG_VDEV, t));
+}
+
+static void on_led(void *data, int t, unsigned code, int value)
+{
+	struct daemon *d = data;
+	router_target_led(d->router, t, code, value);
+}
+
+static int watch_pdev(void *data, int fd, int slot, bool on)
+{
+	struct daemon *d = data;
+	return epoll_set(d, on ? EPOLL_CTL_ADD : EPOLL_CTL_DEL, fd, TAGGED(TAG_PDEV, slot));
+}
+
+static void on_absolute(void *data)
+{
+	struct daemon *d = data;
+	outputs_want_tablet(d->outputs, d->cfg);
 }
 
 /* ---- router output ---- */
 
-/* A virtual device's write failed (rc < 0) or worked again (rc 0). The first
- * failure of an episode is logged with its errno; what the device lacks is
- * owed and re-sent by catch_up(). */
-static void write_result(struct daemon *d, int t, int k, int rc)
-{
-	struct vdev_health *h = &d->health[t][k];
-	const char *name = d->cfg->target[t].name;
-	if (rc < 0) {
-		d->n.write_errors++;
-		if (d->catch_up_at == UINT64_MAX)
-			d->catch_up_at = d->now + CATCH_UP_MS;
-		if (!h->failing)
-			log_warn("target '%s': writing to its %s failed: %s; the keys it misses are sent again "
-				 "when it takes writes",
-				 name, vkind_name((enum vkind)k), strerror(-rc));
-		h->failing = true;
-	} else if (h->failing && !vdev_owed(d->vd[t][k])) {
-		h->failing = false;
-		log_info("target '%s': its %s takes writes again; nothing it missed is still held", name,
-			 vkind_name((enum vkind)k));
-	}
-}
-
-/* Re-sends the keys virtual devices missed; again later if some still do. */
-static void catch_up(struct daemon *d)
-{
-	d->catch_up_at = UINT64_MAX;
-	for (size_t t = 0; t < d->cfg->n_target; t++)
-		for (int k = 0; k < VK_COUNT; k++) {
-			struct vdev *v = d->vd[t][k];
-			if (!v || !vdev_owed(v))
-				continue;
-			write_result(d, (int)t, k, vdev_catch_up(v));
-		}
-}
-
 static void out_emit(void *data, int target, enum vkind kind, const struct input_event *ev, size_t n)
 {
 	struct daemon *d = data;
-	struct vdev *v = d->vd[target][kind];
-	if (!v) {
-		d->n.write_errors++;
-	} else {
-		int rc = vdev_write(v, ev, n);
-		if (rc < 0 || d->health[target][kind].failing)
-			write_result(d, target, kind, rc);
-	}
-	/* The kernel hands each MSC_SCAN back to the keyboard's uinput fd (we
-	 * watch it for LEDs): read_echoes() reads it before the next
-	 * epoll_wait, which would otherwise return at once just for it. */
-	if (kind == VK_KEYBOARD)
-		for (size_t i = 0; i < n; i++)
-			if (ev[i].type == EV_MSC) {
-				d->echo |= 1u << target;
-				break;
-			}
-}
-
-static void read_echoes(struct daemon *d)
-{
-	for (int t = 0; d->echo && t < CONFIG_MAX_TARGETS; t++) {
-		if (!(d->echo & (1u << t)))
-			continue;
-		d->echo &= ~(1u << t);
-		if ((size_t)t < d->cfg->n_target && d->vd[t][VK_KEYBOARD]) {
-			d->led_target = t;
-			vdev_read(d->vd[t][VK_KEYBOARD], on_led, d);
-		}
-	}
+	outputs_emit(d->outputs, target, kind, ev, n, d->now);
 }
 
 static int out_grab(void *data, int i, bool on, struct router_grab *res)
 {
 	struct daemon *d = data;
-	struct pdev *p = d->dev[i];
-	int rc = evdev_in_grab(p->in, on, res);
-	if (rc < 0)
-		log_warn("%s %s (%s): %s%s", on ? "cannot grab" : "cannot release", p->node, p->name, strerror(-rc),
-			 rc == -EBUSY ? " (another program holds it)" : "");
-	else if (res->undone)
-		log_debug("grabbed %s (%s) and let go at once: a key is down on it", p->node, p->name);
-	else
-		log_debug("%s %s (%s)", on ? "grabbed" : "released", p->node, p->name);
-	return rc;
+	return inputs_grab(d->inputs, i, on, res);
 }
 
 static void out_host_release(void *data, int i, unsigned code)
 {
 	struct daemon *d = data;
-	struct pdev *p = d->dev[i];
-	int rc = evdev_in_inject_release(p->in, code);
-	d->n.host_releases++;
-	/* Which key is not said: this program sees passwords. */
-	if (rc < 0)
-		log_warn("%s (%s): the host read a key's press but not its release (it "
-			 "came right after a grab), "
-			 "and it cannot be given back: %s%s",
-			 p->node, p->name, strerror(-rc),
-			 rc == -EACCES ? " (the node is read-only for kvmswitch; press the key again)" : "");
-	else
-		log_debug("%s (%s): gave the host a release it missed at a grab", p->node, p->name);
+	inputs_host_release(d->inputs, i, code);
 }
 
 static void out_leds(void *data, int i, uint32_t leds)
 {
 	struct daemon *d = data;
-	for (int k = 0; k < ROUTER_MAX_DEVICES; k++) {
-		if (!d->dev[k] || (i >= 0 && k != i))
-			continue;
-		int rc = evdev_in_set_leds(d->dev[k]->in, leds);
-		if (rc < 0 && rc != -EACCES)
-			log_debug("cannot set the LEDs of %s: %s", d->dev[k]->node, strerror(-rc));
-		else
-			log_debug("LEDs of %s: 0x%x", d->dev[k]->node, leds);
-	}
-}
-
-/* Target t receives events through virtual devices while active, but lacks
- * its keyboard or pointer (uinput failed at start or on reload): switching
- * to it would lose input. (The native host reads the devices itself.) */
-static bool target_lacks_vdevs(const struct daemon *d, int t)
-{
-	return config_target_forwards(d->cfg, t) && (!d->vd[t][VK_KEYBOARD] || !d->vd[t][VK_POINTER]);
-}
-
-static const char *target_without_vdevs(struct daemon *d)
-{
-	for (size_t t = 0; t < d->cfg->n_target; t++)
-		if (target_lacks_vdevs(d, (int)t))
-			return d->cfg->target[t].name;
-	return NULL;
+	if (d->inputs) /* router_start shows the start target's LEDs before any device is taken */
+		inputs_set_leds(d->inputs, i, leds);
 }
 
 static int out_prepare(void *data, int from, int to)
 {
 	struct daemon *d = data;
-	if (target_lacks_vdevs(d, to))
+	if (outputs_lack(d->outputs, d->cfg, to))
 		return -ENODEV;
 	return d->virt ? virt_prepare(d->virt, from, to) : 0;
 }
@@ -358,181 +160,6 @@ static void out_switched(void *data, int from, int to, enum switch_reason why)
 		hooks_switched(d->hooks, d->cfg, from, to, switch_reason_name(why), d->now);
 	if (d->virt)
 		virt_switched(d->virt, from, to);
-}
-
-/* ---- physical devices ---- */
-
-static void frames_in(void *data, const struct input_event *ev, size_t n)
-{
-	struct daemon *d = data;
-	router_feed(d->router, d->cur_dev, ev, n, d->now);
-}
-
-static void dropped_in(void *data)
-{
-	struct daemon *d = data;
-	d->n.syn_dropped++;
-	router_note_resync(d->router, d->cur_dev);
-}
-
-static void resync_in(void *data, const struct input_event *ev, size_t n)
-{
-	struct daemon *d = data;
-	router_feed_resync(d->router, d->cur_dev, ev, n, d->now);
-}
-
-static int find_node(struct daemon *d, const char *node)
-{
-	for (int i = 0; i < ROUTER_MAX_DEVICES; i++)
-		if (d->dev[i] && strcmp(d->dev[i]->node, node) == 0)
-			return i;
-	return -1;
-}
-
-static void pdev_remove(struct daemon *d, int i, const char *why)
-{
-	struct pdev *p = d->dev[i];
-	router_device_remove(d->router, i, d->now);
-	epoll_ctl(d->epfd, EPOLL_CTL_DEL, evdev_in_fd(p->in), NULL);
-	evdev_in_close(p->in);
-	log_info("input %s (%s) %s", p->node, p->name, why);
-	free(p);
-	d->dev[i] = NULL;
-	d->n.devices_removed++;
-}
-
-static void retry_schedule(struct daemon *d, const struct discovered *dev, int attempts)
-{
-	struct retry *free_slot = NULL;
-	for (int i = 0; i < RETRY_SLOTS; i++) {
-		if (d->retry[i].used && strcmp(d->retry[i].dev.node, dev->node) == 0) {
-			free_slot = &d->retry[i];
-			break;
-		}
-		if (!d->retry[i].used && !free_slot)
-			free_slot = &d->retry[i];
-	}
-	if (!free_slot)
-		return;
-	discover_copy(&free_slot->dev, dev);
-	if (!free_slot->used)
-		d->n_retry++;
-	free_slot->used = true;
-	free_slot->attempts = attempts;
-	free_slot->when = d->now + ((uint64_t)RETRY_FIRST_MS << (attempts - 1));
-}
-
-static void retry_cancel(struct daemon *d, const char *node)
-{
-	for (int i = 0; i < RETRY_SLOTS; i++)
-		if (d->retry[i].used && strcmp(d->retry[i].dev.node, node) == 0) {
-			d->retry[i].used = false;
-			d->n_retry--;
-		}
-}
-
-/* Takes a device the match rules select. `attempts` counts EACCES retries. */
-static void pdev_add(struct daemon *d, const struct discovered *dev, int attempts)
-{
-	struct match_verdict v;
-	if (find_node(d, dev->node) >= 0)
-		return;
-	match_decide(d->cfg->match, d->cfg->n_match, d->cfg->exclude, d->cfg->n_exclude, &dev->desc, &v);
-	if (!v.take) {
-		log_debug("input %s (%s) not taken: %s", dev->node, dev->name, v.reason);
-		return;
-	}
-	int slot = -1;
-	for (int i = 0; i < ROUTER_MAX_DEVICES && slot < 0; i++)
-		if (!d->dev[i])
-			slot = i;
-	if (slot < 0) {
-		log_warn("input %s (%s) not taken: more than %d devices", dev->node, dev->name, ROUTER_MAX_DEVICES);
-		return;
-	}
-	struct evdev_in *in = evdev_in_open(dev->node);
-	if (!in) {
-		int e = errno;
-		if ((e == EACCES || e == EPERM || e == ENOENT) && attempts < RETRY_LIMIT) {
-			retry_schedule(d, dev, attempts + 1);
-			return;
-		}
-		d->n.open_failures++;
-		retry_cancel(d, dev->node);
-		log_warn("cannot open %s (%s): %s%s", dev->node, dev->name, strerror(e),
-			 e == EACCES ? " (kvmswitch needs read access to input devices: see kvmswitch(1), PERMISSIONS)" : "");
-		return;
-	}
-	retry_cancel(d, dev->node);
-	struct pdev *p = calloc(1, sizeof(*p));
-	if (!p) {
-		evdev_in_close(in);
-		return;
-	}
-	p->in = in;
-	discover_copy(&p->disc, dev);
-	p->node = p->disc.node;
-	p->name = p->disc.name;
-	struct router_device_info info;
-	evdev_in_describe(in, &info);
-	if (info.absolute && !d->want_tablet) {
-		d->want_tablet = true;
-		vdevs_ensure(d);
-	}
-	d->dev[slot] = p;
-	if (epoll_set(d, EPOLL_CTL_ADD, evdev_in_fd(in), TAGGED(TAG_PDEV, slot)) < 0 ||
-	    router_device_add(d->router, slot, &info, d->now) < 0) {
-		log_warn("cannot watch %s: %s", dev->node, strerror(errno));
-		epoll_ctl(d->epfd, EPOLL_CTL_DEL, evdev_in_fd(in), NULL);
-		evdev_in_close(in);
-		free(p);
-		d->dev[slot] = NULL;
-		return;
-	}
-	d->n.devices_added++;
-	log_info("input %s (%s) taken: %s", p->node, p->name, v.reason);
-}
-
-static void on_enumerated(void *data, const struct discovered *dev)
-{
-	pdev_add(data, dev, 0);
-}
-
-static void on_hotplug(void *data, enum discover_action action, const struct discovered *dev)
-{
-	struct daemon *d = data;
-	if (action == DISCOVER_ADD) {
-		pdev_add(d, dev, 0);
-		return;
-	}
-	retry_cancel(d, dev->node);
-	int i = find_node(d, dev->node);
-	if (i >= 0)
-		pdev_remove(d, i, "removed");
-}
-
-static void pdev_readable(struct daemon *d, int i)
-{
-	const struct evdev_in_sink sink = { d, frames_in, dropped_in, resync_in };
-	d->cur_dev = i;
-	int rc = evdev_in_read(d->dev[i]->in, &sink);
-	d->cur_dev = -1;
-	if (rc < 0)
-		pdev_remove(d, i, rc == -ENODEV ? "unplugged" : "failed");
-}
-
-static void retries_run(struct daemon *d)
-{
-	for (int i = 0; i < RETRY_SLOTS; i++) {
-		struct retry *r = &d->retry[i];
-		if (!r->used || r->when > d->now)
-			continue;
-		r->used = false;
-		d->n_retry--;
-		struct discovered dev;
-		discover_copy(&dev, &r->dev);
-		pdev_add(d, &dev, r->attempts);
-	}
 }
 
 /* ---- reload ---- */
@@ -555,32 +182,8 @@ static int reload(struct daemon *d, char *err, size_t errlen)
 	config_map_targets(old, cfg, map);
 	router_release_vanishing(d->router, map);
 
-	/* Move the virtual devices of kept targets to their new index. */
-	struct vdev *vd[CONFIG_MAX_TARGETS][VK_COUNT] = { 0 };
-	struct vdev_health health[CONFIG_MAX_TARGETS][VK_COUNT] = { 0 };
-	for (size_t t = 0; t < old->n_target; t++) {
-		for (int k = 0; k < VK_COUNT; k++) {
-			if (!d->vd[t][k])
-				continue;
-			epoll_ctl(d->epfd, EPOLL_CTL_DEL, vdev_fd(d->vd[t][k]), NULL);
-			if (map[t] >= 0 && target_has_vdevs(cfg, map[t])) {
-				vd[map[t]][k] = d->vd[t][k];
-				health[map[t]][k] = d->health[t][k];
-			} else {
-				fdstore_remove(d->store, old->target[t].name, (enum vkind)k);
-				vdev_destroy(d->vd[t][k]);
-			}
-		}
-	}
-	memcpy(d->vd, vd, sizeof(vd));
-	memcpy(d->health, health, sizeof(health));
-	d->echo = 0; /* target indices changed: unread echoes wake the loop as usual */
+	int vrc = outputs_reconfigure(d->outputs, old, cfg, map);
 	d->cfg = cfg;
-	for (size_t t = 0; t < cfg->n_target; t++)
-		for (int k = 0; k < VK_COUNT; k++)
-			if (d->vd[t][k] && k == VK_KEYBOARD) /* as vdev_open */
-				epoll_set(d, EPOLL_CTL_ADD, vdev_fd(d->vd[t][k]), TAGGED(TAG_VDEV, t * VK_COUNT + k));
-	int vrc = vdevs_ensure(d);
 	if (d->virt)
 		virt_reconfigure(d->virt, cfg, map);
 	router_reconfigure(d->router, cfg, map, d->now);
@@ -589,21 +192,13 @@ static int reload(struct daemon *d, char *err, size_t errlen)
 
 	/* The match rules may have changed: drop what they no longer select,
 	 * take what they now do. */
-	for (int i = 0; i < ROUTER_MAX_DEVICES; i++) {
-		struct match_verdict v;
-		if (!d->dev[i])
-			continue;
-		match_decide(cfg->match, cfg->n_match, cfg->exclude, cfg->n_exclude, &d->dev[i]->disc.desc, &v);
-		if (!v.take)
-			pdev_remove(d, i, v.reason);
-	}
-	discover_enumerate(d->ds, on_enumerated, d);
+	inputs_reconfigure(d->inputs, d->ds, cfg, d->now);
 	d->n.reloads++;
 	sd_notify(0, "READY=1");
 	log_info("configuration reloaded from %s", path[0] ? path : "(built-in defaults)");
 	if (vrc < 0) {
 		snprintf(err, errlen, "configuration applied, but target '%s' has no virtual devices: %s",
-			 target_without_vdevs(d), strerror(-vrc));
+			 outputs_missing(d->outputs, d->cfg), strerror(-vrc));
 		return -1;
 	}
 	return 0;
@@ -638,22 +233,21 @@ static void cmd_view(void *data, struct report_view *v)
 	v->cfg = d->cfg;
 	v->router = d->router;
 	v->virt = d->virt;
-	v->vd = d->vd;
+	v->vd = outputs_table(d->outputs);
 	for (int i = 0; i < ROUTER_MAX_DEVICES; i++) {
-		if (d->dev[i]) {
-			v->input[i].node = d->dev[i]->node;
-			v->input[i].name = d->dev[i]->name;
-		}
+		v->input[i].node = inputs_node(d->inputs, i);
+		v->input[i].name = inputs_name(d->inputs, i);
 	}
+	const struct inputs_counters *in = inputs_counters(d->inputs);
 	v->n = (struct report_counters){
-		.syn_dropped = d->n.syn_dropped,
-		.write_errors = d->n.write_errors,
-		.host_releases = d->n.host_releases,
+		.syn_dropped = in->syn_dropped,
+		.write_errors = outputs_write_errors(d->outputs),
+		.host_releases = in->host_releases,
 		.hooks_run = d->hooks ? hooks_runs(d->hooks) : 0,
 		.hooks_failed = d->hooks ? hooks_failures(d->hooks) : 0,
-		.devices_added = d->n.devices_added,
-		.devices_removed = d->n.devices_removed,
-		.open_failures = d->n.open_failures,
+		.devices_added = in->devices_added,
+		.devices_removed = in->devices_removed,
+		.open_failures = in->open_failures,
 		.reloads = d->n.reloads,
 		.clients = d->ctl ? ctl_client_count(d->ctl) : 0,
 	};
@@ -665,11 +259,7 @@ static void cmd_view(void *data, struct report_view *v)
 static bool on_virt_holding(void *data, int target)
 {
 	struct daemon *d = data;
-	for (int i = 0; i < ROUTER_MAX_DEVICES; i++)
-		if (d->dev[i] && router_device_grabbed(d->router, i) &&
-		    virt_moves(d->cfg, target, &d->dev[i]->disc.desc, d->dev[i]->disc.syspath))
-			return true;
-	return false;
+	return inputs_holding(d->inputs, d->cfg, target);
 }
 
 static void on_virt_gone(void *data, int target, const char *why)
@@ -702,17 +292,16 @@ static void on_virt_answer(void *data, uint64_t ticket, int rc, const char *why)
 static void arm_timer(struct daemon *d)
 {
 	uint64_t when = router_next_deadline(d->router);
-	for (int i = 0; d->n_retry > 0 && i < RETRY_SLOTS; i++)
-		if (d->retry[i].used && d->retry[i].when < when)
-			when = d->retry[i].when;
+	if (inputs_deadline(d->inputs) < when)
+		when = inputs_deadline(d->inputs);
 	if (d->ctl && d->next_ctl_tick < when)
 		when = d->next_ctl_tick;
 	if (d->hooks && hooks_next_deadline(d->hooks) < when)
 		when = hooks_next_deadline(d->hooks);
 	if (d->listener && listener_next_deadline(d->listener) < when)
 		when = listener_next_deadline(d->listener);
-	if (d->catch_up_at < when)
-		when = d->catch_up_at;
+	if (outputs_deadline(d->outputs) < when)
+		when = outputs_deadline(d->outputs);
 	if (when == d->armed)
 		return;
 	d->armed = when;
@@ -733,15 +322,14 @@ static void on_timer(struct daemon *d)
 	(void)r;
 	d->armed = 0;
 	router_tick(d->router, d->now);
-	retries_run(d);
+	inputs_tick(d->inputs, d->now);
 	if (d->ctl && d->now >= d->next_ctl_tick) {
 		ctl_tick(d->ctl, d->now);
 		d->next_ctl_tick = d->now + 60 * 1000;
 	}
 	hooks_tick(d->hooks, d->now);
 	listener_tick(d->listener, d->now);
-	if (d->now >= d->catch_up_at)
-		catch_up(d);
+	outputs_tick(d->outputs, d->now);
 }
 
 static void on_signal(struct daemon *d)
@@ -816,16 +404,13 @@ static int setup(struct daemon *d, char *err, size_t errlen)
 	if (listener_configure(d->listener, &d->cfg->listener, err, errlen) < 0)
 		return -1;
 
-	/* Under systemd: adopt the devices it kept for us (tablets too: a
-	 * QEMU may hold one), drop those no VM target wants any more. */
-	d->store = fdstore_create();
-	for (size_t t = 0; d->store && t < d->cfg->n_target; t++)
-		if (d->cfg->target[t].type == TARGET_EVDEV && fdstore_passed(d->store))
-			for (int k = 0; k < VK_COUNT; k++)
-				if (fdstore_has_passed(d->store, d->cfg->target[t].name, (enum vkind)k))
-					vdev_open(d, (int)t, (enum vkind)k);
-	fdstore_drop_untaken(d->store);
-	if (vdevs_ensure(d) < 0) {
+	const struct outputs_env oenv = { d, watch_vdev, on_led };
+	d->outputs = outputs_create(&oenv);
+	if (!d->outputs) {
+		snprintf(err, errlen, "cannot start: %s", strerror(errno));
+		return -1;
+	}
+	if (outputs_start(d->outputs, d->cfg) < 0) {
 		snprintf(err, errlen, "cannot create the virtual devices (see above)");
 		return -1;
 	}
@@ -845,7 +430,9 @@ static int setup(struct daemon *d, char *err, size_t errlen)
 	 * could be given this before it was complete. */
 	d->cmd = (struct command){ d, d->router, d->virt, cmd_config, cmd_clock, cmd_reload, cmd_view };
 	d->ds = discover_create();
-	if (!d->router || !d->ds) {
+	const struct inputs_env ienv = { d, watch_pdev, on_absolute };
+	d->inputs = d->router ? inputs_create(d->router, &ienv) : NULL;
+	if (!d->router || !d->ds || !d->inputs) {
 		snprintf(err, errlen, "cannot start: %s", d->ds ? "out of memory" : "cannot connect to udev");
 		return -1;
 	}
@@ -853,7 +440,7 @@ static int setup(struct daemon *d, char *err, size_t errlen)
 	d->now = now_ms();
 	router_start(d->router, d->now);
 	/* Devices after the start target, so each is grabbed (or not) once. */
-	discover_enumerate(d->ds, on_enumerated, d);
+	inputs_enumerate(d->inputs, d->ds, d->cfg, d->now);
 	return 0;
 }
 
@@ -876,19 +463,8 @@ static void teardown(struct daemon *d)
 	}
 	/* USB devices in a guest come home (waits for libvirt, bounded). */
 	virt_destroy(d->virt, VIRT_EXIT_TIMEOUT_MS);
-	for (int i = 0; i < ROUTER_MAX_DEVICES; i++) {
-		if (!d->dev[i])
-			continue;
-		evdev_in_close(d->dev[i]->in);
-		free(d->dev[i]);
-	}
-	for (size_t t = 0; t < CONFIG_MAX_TARGETS; t++)
-		for (int k = 0; k < VK_COUNT; k++)
-			if (d->vd[t][k] && fdstore_holds(d->store, d->cfg->target[t].name, (enum vkind)k))
-				vdev_forget(d->vd[t][k]); /* systemd keeps it for our next start */
-			else if (d->vd[t][k])
-				vdev_destroy(d->vd[t][k]);
-	fdstore_destroy(d->store);
+	inputs_destroy(d->inputs);
+	outputs_destroy(d->outputs, d->cfg);
 	router_destroy(d->router);
 	listener_destroy(d->listener);
 	hooks_destroy(d->hooks);
@@ -911,9 +487,7 @@ int daemon_run(const struct daemon_options *opt)
 		return 1;
 	d->opt = opt;
 	d->epfd = d->tfd = d->sigfd = -1;
-	d->cur_dev = -1;
 	d->armed = 0;
-	d->catch_up_at = UINT64_MAX;
 	if (setup(d, err, sizeof(err)) < 0) {
 		log_error("%s", err);
 		teardown(d);
@@ -938,19 +512,13 @@ int daemon_run(const struct daemon_options *opt)
 			uint32_t idx = (uint32_t)ev[i].data.u64;
 			switch (tag) {
 			case TAG_PDEV:
-				if (d->dev[idx])
-					pdev_readable(d, (int)idx);
+				inputs_readable(d->inputs, (int)idx, d->now);
 				break;
-			case TAG_VDEV: {
-				int t = (int)(idx / VK_COUNT), k = (int)(idx % VK_COUNT);
-				if ((size_t)t < d->cfg->n_target && d->vd[t][k]) {
-					d->led_target = t;
-					vdev_read(d->vd[t][k], on_led, d);
-				}
+			case TAG_VDEV:
+				outputs_read_leds(d->outputs, (int)idx);
 				break;
-			}
 			case TAG_UDEV:
-				discover_dispatch(d->ds, on_hotplug, d);
+				inputs_hotplug(d->inputs, d->ds, d->now);
 				break;
 			case TAG_CTL:
 				ctl_dispatch(d->ctl, d->now);
@@ -974,8 +542,7 @@ int daemon_run(const struct daemon_options *opt)
 		}
 		if (d->virt)
 			virt_tick(d->virt); /* an attach waiting for the router's ungrab */
-		if (d->echo)
-			read_echoes(d);
+		outputs_after_round(d->outputs);
 	}
 	sd_notify(0, "STOPPING=1");
 	log_info("exiting: releasing held keys and devices");

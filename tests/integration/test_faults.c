@@ -695,7 +695,7 @@ ITEST_TIMEOUT(failed_write_of_a_release_is_sent_again, 120)
 	const char *build = getenv("KVMSWITCH_BUILD");
 	char preload[PATH_MAX + 32], flagenv[PATH_MAX + 32], asan[512];
 	char *flag = itest_tmpfile("failwrite");
-	snprintf(preload, sizeof(preload), "LD_PRELOAD=%s/tests/failwrite.so", build ? build : "build");
+	snprintf(preload, sizeof(preload), "LD_PRELOAD=%s/preload/failwrite.so", build ? build : "build");
 	snprintf(flagenv, sizeof(flagenv), "KVMSWITCH_FAILWRITE=%s", flag);
 	/* An ASan build must accept a library loaded before its runtime. */
 	snprintf(asan, sizeof(asan), "ASAN_OPTIONS=%s%sverify_asan_link_order=0",

@@ -1,7 +1,7 @@
 /* A test-only fault: LD_PRELOAD'ed into kvmswitch by test_faults, this
  * write() fails with EIO on the uinput devices (/dev/uinput fds) while the
  * file named by $KVMSWITCH_FAILWRITE exists. Built as
- * $(B)/tests/failwrite.so; never part of the program (docs/SECURITY.md). */
+ * $(B)/preload/failwrite.so; never part of the program (docs/SECURITY.md). */
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <errno.h>
