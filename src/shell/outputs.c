@@ -84,8 +84,14 @@ static int open_one(struct outputs *o, const struct config *cfg, int t, enum vki
 	}
 	if (!v) {
 		int e = errno;
-		log_error("cannot create the virtual %s of target '%s': %s%s", vkind_name(kind), name, strerror(e),
-			  e == ENOENT || e == EACCES ? " (is the uinput module loaded and /dev/uinput writable?)" : "");
+		const char *hint = e == ENOENT || e == EACCES ? " (is the uinput module loaded and /dev/uinput writable?)" : "";
+		if (config_target_forwards(cfg, t))
+			log_error("cannot create the virtual %s of target '%s': %s%s", vkind_name(kind), name,
+				  strerror(e), hint);
+		else
+			log_warn("cannot create the virtual %s of the native host: %s%s; what is typed while a switch "
+				 "to the host waits for a key to come up is lost",
+				 vkind_name(kind), strerror(e), hint);
 		return -e;
 	}
 	o->vd[t][kind] = v;
@@ -113,7 +119,10 @@ static int ensure(struct outputs *o, const struct config *cfg)
 			if (k == VK_TABLET && !o->want_tablet)
 				continue;
 			int rc = open_one(o, cfg, (int)t, (enum vkind)k);
-			if (rc < 0)
+			/* A native host does without (it reads the devices itself;
+			 * only what kvmswitch alone read in the moments before an
+			 * ungrab is then lost, as open_one's log says). */
+			if (rc < 0 && config_target_forwards(cfg, (int)t))
 				return rc;
 		}
 	}
