@@ -163,7 +163,7 @@ static void print_status(struct json_object *st)
 	static const char *const top_known[] = { "version", "pid", "config", "active", "released", "targets",
 						 "inputs", "counters", NULL };
 	static const char *const target_known[] = { "name", "type", "mode", "active", "held", "leds", "devices",
-						    NULL };
+						    "failed_writes", "owed_keys", NULL };
 	printf("active: %s%s\n", str_of(st, "active", "?"),
 	       bool_of(st, "released", false) ? " (released: devices ungrabbed)" : "");
 	printf("targets:\n");
@@ -186,6 +186,11 @@ static void print_status(struct json_object *st)
 		int64_t held = int_of(t, "held", 0);
 		if (held)
 			printf("  held %" PRId64, held);
+		/* Shown when there is something to say: writes that failed, and
+		 * keys the target still lacks (sent again until it takes them). */
+		int64_t failed = int_of(t, "failed_writes", 0), owed = int_of(t, "owed_keys", 0);
+		if (failed || owed)
+			printf("  failed writes %" PRId64 ", owed keys %" PRId64, failed, owed);
 		print_extras(t, target_known);
 		putchar('\n');
 	}

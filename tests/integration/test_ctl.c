@@ -236,7 +236,7 @@ ITEST_TIMEOUT(status_and_list_json, 180)
 	ITEST_ASSERT_STR_CONTAINS(r.out, "\"active\":\"guest\"");
 	char want[512];
 	snprintf(want, sizeof(want),
-		 "{\"name\":\"guest\",\"type\":\"evdev\",\"active\":true,\"held\":0,\"leds\":0,\"devices\":{\"keyboard\":\"%s\",\"pointer\":\"%s\"}}",
+		 "{\"name\":\"guest\",\"type\":\"evdev\",\"active\":true,\"held\":0,\"leds\":0,\"failed_writes\":0,\"owed_keys\":0,\"devices\":{\"keyboard\":\"%s\",\"pointer\":\"%s\"}}",
 		 gnode, pnode);
 	ITEST_ASSERT_STR_CONTAINS(r.out, want);
 	ITEST_ASSERT_STR_CONTAINS(r.out, "{\"name\":\"host\",\"type\":\"host\",\"mode\":\"native\",\"active\":false");
