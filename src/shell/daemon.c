@@ -423,7 +423,7 @@ static int setup(struct daemon *d, char *err, size_t errlen)
 	}
 	epoll_set(d, EPOLL_CTL_ADD, virt_fd(d->virt), TAGGED(TAG_VIRT, 0));
 	const struct router_output out = {
-		d, out_emit, out_grab, out_leds, out_prepare, out_switched, out_host_release
+		d, out_emit, out_grab, out_leds, out_prepare, out_switched, out_host_release, NULL
 	};
 	d->router = router_create(d->cfg, &out);
 	/* Requests are read only in the loop, so the socket and the listener

@@ -355,7 +355,7 @@ static void cb_host_release(void *data, int dev, unsigned code)
 	inject_frame(i, code, 0);
 }
 
-static const struct router_output out = { NULL, cb_emit, cb_grab, cb_leds, cb_prepare, cb_switched, cb_host_release };
+static const struct router_output out = { NULL, cb_emit, cb_grab, cb_leds, cb_prepare, cb_switched, cb_host_release, NULL };
 
 /* ---- configs ---- */
 

@@ -342,3 +342,96 @@ TEST(match_rules)
 		match_rule_finish(&m[i]);
 	match_rule_finish(&x[0]);
 }
+
+/* Game time (issue 15): host-keys, shared-keys, host-only, the lock, the
+ * hotkey's action. */
+TEST(config_gametime)
+{
+	char err[CONFIG_ERR_MAX];
+	struct config *cfg = parse("[general]\n"
+				   "host-keys = volumeup, volumedown mute micmute\n"
+				   "shared-keys = v BTN_SIDE Either_Ctrl\n"
+				   "hotkey = scrolllock\n"
+				   "lock = Pause\n"
+				   "start-locked = yes\n"
+				   "hotkey-action = toggle\n"
+				   "[input]\n"
+				   "host-only = name:\"Macro Pad*\"\n"
+				   "host-only = id:0b0e:*\n",
+				   err, sizeof(err));
+	if (!cfg)
+		test_fail(__FILE__, __LINE__, "%s", err);
+	CHECK(cfg);
+	CHECK(keyset_has(&cfg->host_keys.keys, KEY_VOLUMEUP));
+	CHECK(keyset_has(&cfg->host_keys.keys, KEY_VOLUMEDOWN));
+	CHECK(keyset_has(&cfg->host_keys.keys, KEY_MUTE));
+	CHECK(keyset_has(&cfg->host_keys.keys, KEY_MICMUTE));
+	CHECK_INT(keyset_count(&cfg->host_keys.keys), 4);
+	CHECK(keyset_has(&cfg->shared_keys.keys, KEY_V));
+	CHECK(keyset_has(&cfg->shared_keys.keys, BTN_SIDE));
+	CHECK(keyset_has(&cfg->shared_keys.keys, KEY_LEFTCTRL)); /* a keysym on two keys: both */
+	CHECK(keyset_has(&cfg->shared_keys.keys, KEY_RIGHTCTRL));
+	CHECK_INT(keyset_count(&cfg->shared_keys.keys), 4);
+	CHECK_INT(cfg->lock.n, 1);
+	CHECK_INT(cfg->lock.key[0].alt[0], KEY_PAUSE);
+	CHECK(cfg->start_locked);
+	CHECK_INT(cfg->hotkey_action, HOTKEY_TOGGLE);
+	CHECK_STR(hotkey_action_name(cfg->hotkey_action), "toggle");
+	CHECK_INT(cfg->n_host_only, 2);
+	CHECK_INT(cfg->host_only[1].line, 10);
+	config_destroy(cfg);
+	/* The defaults: none of it, and the hotkey cycles. */
+	cfg = parse("", err, sizeof(err));
+	CHECK(cfg);
+	CHECK(keyset_empty(&cfg->host_keys.keys));
+	CHECK(keyset_empty(&cfg->shared_keys.keys));
+	CHECK_INT(cfg->lock.n, 0);
+	CHECK(!cfg->start_locked);
+	CHECK_INT(cfg->hotkey_action, HOTKEY_CYCLE);
+	CHECK_INT(cfg->n_host_only, 0);
+	config_destroy(cfg);
+}
+
+TEST(config_gametime_errors)
+{
+	static const struct {
+		const char *text;
+		const char *expect;
+	} cases[] = {
+		{ "[general]\nhost-keys = volumeup frob\n", "k.conf:2: unknown key 'frob' in host-keys" },
+		{ "[general]\nshared-keys = \n", "k.conf:2: 'shared-keys' needs a value" },
+		{ "[general]\nhost-keys = mute\nhost-keys = v\n", "k.conf:3: 'host-keys' is set twice in [general]" },
+		{ "[general]\nhost-keys = leftctrl+v\n",
+		  "k.conf:2: 'host-keys' is a list of key names separated by blanks, not a chord ('+')" },
+		{ "[general]\nhost-keys = btn_trigger\n", "k.conf:2: 'btn_trigger' in host-keys is no keyboard key or mouse button" },
+		{ "[general]\nhost-keys = mute v\n\nshared-keys = f13 v\n",
+		  "k.conf:4: 'v' is in shared-keys and in host-keys (line 2): it can be in one only" },
+		{ "[general]\nhost-keys = rightctrl\n",
+		  "k.conf:2: 'rightctrl' in host-keys is also a key of the hotkey (its default): a key either switches or "
+		  "stays with the host, not both" },
+		{ "[general]\nshared-keys = esc\n", "k.conf:2: 'esc' in shared-keys is also a key of the emergency chord" },
+		{ "[general]\nlock = f12\nshared-keys = f12\n", "k.conf:3: 'f12' in shared-keys is also a key of the lock chord" },
+		{ "[general]\nhost-keys = Pause\n[target win]\nhotkey = Pause\n",
+		  "k.conf:2: 'Pause' in host-keys is also a key of the hotkey of target win" },
+		{ "[general]\nlock = leftctrl+rightctrl\n", "k.conf:2: the lock chord uses the same keys as the hotkey" },
+		{ "[general]\nlock = nokey\n", "k.conf:2: unknown key 'nokey' in hotkey" },
+		{ "[general]\nstart-locked = maybe\n", "k.conf:2: 'start-locked' must be yes or no, not 'maybe'" },
+		{ "[general]\nhotkey-action = next\n", "k.conf:2: unknown hotkey-action 'next' (cycle or toggle)" },
+		{ "[input]\nhost-only = kind:printer\n", "k.conf:2: unknown kind 'printer'" },
+		{ "[target win]\nhost-only = auto\n", "k.conf:2: unknown key 'host-only' in [target win] (it belongs to another section)" },
+		{ "[input]\nhost-keys = mute\n", "k.conf:2: unknown key 'host-keys' in [input] (it belongs to another section)" },
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char err[CONFIG_ERR_MAX] = "";
+		struct config *cfg = parse(cases[i].text, err, sizeof(err));
+		if (cfg) {
+			config_destroy(cfg);
+			test_fail(__FILE__, __LINE__, "case %zu accepted, expected '%s'", i, cases[i].expect);
+			return;
+		}
+		if (strncmp(err, cases[i].expect, strlen(cases[i].expect)) != 0) {
+			test_fail(__FILE__, __LINE__, "case %zu: got '%s', expected '%s...'", i, err, cases[i].expect);
+			return;
+		}
+	}
+}
