@@ -50,6 +50,7 @@ void inputs_tick(struct inputs *in, uint64_t now_ms);
 /* For the router (router_output). */
 int inputs_grab(struct inputs *in, int slot, bool on, struct router_grab *res);
 void inputs_host_release(struct inputs *in, int slot, unsigned code);
+bool inputs_queued(const struct inputs *in, int slot);
 void inputs_set_leds(struct inputs *in, int slot, uint32_t leds); /* slot -1: every keyboard */
 
 /* Node and name of the device in a slot, or NULL. */

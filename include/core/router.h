@@ -71,6 +71,10 @@ struct router_output {
 	/* Optional: the lock against accidental switches went on or off (the
 	 * lock chord, router_lock, or at start with start-locked). */
 	void (*locked)(void *data, bool on);
+	/* Optional: is a frame of device `dev` waiting to be read (in the
+	 * kernel or half read)? Asked only after many grab changes with frames
+	 * pending all along (see history_room in router.c). */
+	bool (*queued)(void *data, int dev);
 };
 
 /* Where an input event went, for `kvmswitch monitor` (router_set_trace). */

@@ -359,6 +359,25 @@ static int grab_change(struct router *r, int i, bool on)
 	return 0;
 }
 
+/* Is there room in device i's grab history for a change and the undo that
+ * may come with it? When it is full, frames not read yet may predate its
+ * oldest change, which history_add would then drop and so misjudge them
+ * (found by fuzz_router: seventeen switches while a mouse frame waited). If
+ * the shell says nothing is queued, no frame predates any change any more;
+ * else the change waits for the device's next batch (the frames are queued,
+ * so it comes). Without the shell's answer, the oldest change is dropped. */
+static bool history_room(struct router *r, int i)
+{
+	struct rdev *d = r->dev[i];
+	if (d->n_change <= GRAB_HISTORY - 2 || !r->out.queued)
+		return true;
+	if (r->out.queued(r->out.data, i))
+		return false;
+	d->n_change = 0;
+	d->grabbed_before = d->grabbed;
+	return true;
+}
+
 /* Changes the device's grab if it should and may: nothing held (or forced),
  * and not in the middle of the device's batch (the frames of a read were
  * all queued before the grab could change). A grabbed device whose key the
@@ -373,6 +392,8 @@ static void dev_update_grab(struct router *r, int i, bool force)
 		 * go, then give the host the releases. The device is grabbed
 		 * again after the frames that brings. */
 		if (d->grabbed) {
+			if (!force && !history_room(r, i))
+				return;
 			r->stats.retracts++;
 			grab_change(r, i, false);
 		}
@@ -386,13 +407,15 @@ static void dev_update_grab(struct router *r, int i, bool force)
 	if (d->grabbed && d->n_host > 0 && !mid_batch) {
 		/* The host read a press queued before the grab: let go, so
 		 * that it reads the release. */
+		if (!force && !history_room(r, i))
+			return;
 		r->stats.retracts++;
 		grab_change(r, i, false);
 		return;
 	}
 	if (d->grabbed == d->want_grab || (d->want_grab && d->grab_failed))
 		return;
-	if (!force && (d->n_down > 0 || mid_batch))
+	if (!force && (d->n_down > 0 || mid_batch || !history_room(r, i)))
 		return;
 	if (grab_change(r, i, d->want_grab) < 0)
 		d->grab_failed = true;

@@ -130,6 +130,12 @@ static void out_host_release(void *data, int i, unsigned code)
 	inputs_host_release(d->inputs, i, code);
 }
 
+static bool out_queued(void *data, int i)
+{
+	struct daemon *d = data;
+	return inputs_queued(d->inputs, i);
+}
+
 static void out_leds(void *data, int i, uint32_t leds)
 {
 	struct daemon *d = data;
@@ -423,7 +429,7 @@ static int setup(struct daemon *d, char *err, size_t errlen)
 	}
 	epoll_set(d, EPOLL_CTL_ADD, virt_fd(d->virt), TAGGED(TAG_VIRT, 0));
 	const struct router_output out = {
-		d, out_emit, out_grab, out_leds, out_prepare, out_switched, out_host_release, NULL
+		d, out_emit, out_grab, out_leds, out_prepare, out_switched, out_host_release, NULL, out_queued
 	};
 	d->router = router_create(d->cfg, &out);
 	/* Requests are read only in the loop, so the socket and the listener

@@ -307,6 +307,11 @@ void inputs_host_release(struct inputs *in, int slot, unsigned code)
 		log_debug("%s (%s): gave the host a release it missed at a grab", p->disc.node, p->disc.name);
 }
 
+bool inputs_queued(const struct inputs *in, int slot)
+{
+	return in->dev[slot] && evdev_in_queued(in->dev[slot]->in);
+}
+
 void inputs_set_leds(struct inputs *in, int slot, uint32_t leds)
 {
 	for (int k = 0; k < ROUTER_MAX_DEVICES; k++) {

@@ -355,7 +355,18 @@ static void cb_host_release(void *data, int dev, unsigned code)
 	inject_frame(i, code, 0);
 }
 
-static const struct router_output out = { NULL, cb_emit, cb_grab, cb_leds, cb_prepare, cb_switched, cb_host_release, NULL };
+/* As the shell: frames in the device's queue. */
+static bool cb_queued(void *data, int dev)
+{
+	int i = idx(dev);
+	if (i < 0 || !F.live[i])
+		die("queued(%d) of a device that does not exist", dev);
+	return F.qlen[i] > 0;
+}
+
+static const struct router_output out = {
+	NULL, cb_emit, cb_grab, cb_leds, cb_prepare, cb_switched, cb_host_release, NULL, cb_queued,
+};
 
 /* ---- configs ---- */
 

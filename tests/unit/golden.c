@@ -321,7 +321,7 @@ static struct config *load_config(struct golden *g, const char *text, int line)
 static const struct router_output *output(struct golden *g)
 {
 	static struct router_output o;
-	o = (struct router_output){ g, cb_emit, cb_grab, cb_leds, cb_prepare, cb_switched, cb_host_release, cb_locked };
+	o = (struct router_output){ g, cb_emit, cb_grab, cb_leds, cb_prepare, cb_switched, cb_host_release, cb_locked, NULL };
 	return &o;
 }
 
