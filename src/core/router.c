@@ -881,7 +881,9 @@ static ALWAYS_INLINE void feed_key(struct router *r, int i, const struct input_e
 		/* The host's copy of a host or shared key goes up with it. */
 		keyset_set(&d->pinned, code, false);
 		d->n_pinned--;
-		flags = kept_flags(r, d, code);
+		/* (A copy on a target too: a shared key, whatever the config
+		 * says since it was pressed.) */
+		flags = !d->info.host_only && st != KS_SWALLOWED ? ROUTE_F_SHARED : kept_flags(r, d, code);
 		if (routed)
 			target_key(r, host_index(r), kind, out, false);
 	}
