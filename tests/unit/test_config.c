@@ -435,3 +435,39 @@ TEST(config_gametime_errors)
 		}
 	}
 }
+
+/* [input] host-only: takes what it selects (but ours or excluded), as the
+ * host's alone, and says so. */
+TEST(match_host_only)
+{
+	struct match_rule h, x;
+	char err[256];
+	CHECK_INT(match_rule_parse(&h, "name:\"Macro*\"", err, sizeof(err)), 0);
+	CHECK_INT(match_rule_parse(&x, "name:\"*Consumer Control\"", err, sizeof(err)), 0);
+	h.line = 7;
+	x.line = 8;
+	struct device_desc pad = desc("Macro Pad", DEVKIND_KEY, false); /* auto would not take it */
+	struct device_desc cc = desc("Macro Pad Consumer Control", DEVKIND_KEY, false);
+	struct device_desc kbd = desc("Some Keyboard", DEVKIND_KEYBOARD, true);
+	struct device_desc ours = desc("Macro kvmswitch", DEVKIND_KEYBOARD, true);
+	ours.name = "kvmswitch Macro keyboard";
+	ours.virtual_dev = true;
+	struct match_verdict v;
+	match_decide(NULL, 0, &x, 1, &pad, &v);
+	CHECK(!v.take);
+	match_host_only(&h, 1, &pad, &v);
+	CHECK(v.take && v.host_only);
+	CHECK_STR(v.reason, "host-only by the rule at line 7");
+	match_decide(NULL, 0, &x, 1, &cc, &v);
+	match_host_only(&h, 1, &cc, &v);
+	CHECK(!v.take && !v.host_only);
+	CHECK_STR(v.reason, "excluded by the rule at line 8");
+	match_decide(NULL, 0, &x, 1, &kbd, &v);
+	match_host_only(&h, 1, &kbd, &v);
+	CHECK(v.take && !v.host_only);
+	match_decide(NULL, 0, NULL, 0, &ours, &v);
+	match_host_only(&h, 1, &ours, &v);
+	CHECK(!v.take && !v.host_only);
+	match_rule_finish(&h);
+	match_rule_finish(&x);
+}
