@@ -289,6 +289,23 @@ ITEST(toggle_hotkey_returns_to_the_last_vm)
 /* ======================================================================== */
 /* kvmswitch monitor                                                       */
 
+/* Waits until status counts `n` monitor clients. */
+static void wait_monitors(struct ksd *k, long long n)
+{
+	int64_t deadline = itest_now_ms() + T;
+	while (ksd_counter(k, "monitors") != n && itest_now_ms() < deadline)
+		usleep(20000);
+	ITEST_ASSERT_EQ_INT(ksd_counter(k, "monitors"), n);
+}
+
+/* argv (a kvmswitch command, maybe behind setpriv) against this daemon. */
+static struct tproc *spawn_cli(struct ksd *k, const char *const argv[])
+{
+	char env0[4200];
+	snprintf(env0, sizeof(env0), "KVMSWITCH_SOCKET=%s", ksd_socket(k));
+	return tproc_spawn(argv, (const char *const[]){ env0, NULL });
+}
+
 /* The JSON of the next "event input" line on fd (malloc'd). */
 static char *next_input_event(int fd)
 {
@@ -326,14 +343,8 @@ ITEST_TIMEOUT(monitor_shows_keys_with_device_and_destination, 180)
 	int mon = tsock_unix_connect(ksd_socket(k));
 	tsock_send_str(mon, "monitor\n");
 	expect_line(mon, "ok monitoring");
-	const char *argv[] = { ksd_binary(), "monitor", NULL };
-	char env0[4200];
-	snprintf(env0, sizeof(env0), "KVMSWITCH_SOCKET=%s", ksd_socket(k));
-	struct tproc *cli = tproc_spawn(argv, (const char *const[]){ env0, NULL });
-	int64_t deadline = itest_now_ms() + T;
-	while (ksd_counter(k, "monitors") < 2 && itest_now_ms() < deadline)
-		usleep(20000);
-	ITEST_ASSERT_EQ_INT(ksd_counter(k, "monitors"), 2);
+	struct tproc *cli = spawn_cli(k, (const char *const[]){ ksd_binary(), "monitor", NULL });
+	wait_monitors(k, 2);
 
 	tdev_tap(kbd, KEY_F17);
 	EXPECT_TAP(gk, KEY_F17);
@@ -386,10 +397,7 @@ ITEST_TIMEOUT(monitor_shows_keys_with_device_and_destination, 180)
 
 	/* The monitors leave: the stream stops in the daemon. */
 	close(mon);
-	deadline = itest_now_ms() + T;
-	while (ksd_counter(k, "monitors") > 0 && itest_now_ms() < deadline)
-		usleep(20000);
-	ITEST_ASSERT_EQ_INT(ksd_counter(k, "monitors"), 0);
+	wait_monitors(k, 0);
 	long long made = ksd_counter(k, "monitor_events");
 	ITEST_ASSERT_GE_INT(made, 8);
 	tdev_tap(kbd, KEY_F17);
@@ -428,18 +436,13 @@ ITEST_TIMEOUT(monitor_only_for_the_daemons_own_uid, 180)
 	/* The daemon's own uid may. */
 	const char *argv[] = { "setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", ksd_binary(), "monitor",
 			       NULL };
-	char env0[4200];
-	snprintf(env0, sizeof(env0), "KVMSWITCH_SOCKET=%s", ksd_socket(k));
-	struct tproc *own = tproc_spawn(argv, (const char *const[]){ env0, NULL });
-	int64_t deadline = itest_now_ms() + T;
-	while (ksd_counter(k, "monitors") < 1 && itest_now_ms() < deadline)
-		usleep(20000);
-	ITEST_ASSERT_EQ_INT(ksd_counter(k, "monitors"), 1);
+	struct tproc *own = spawn_cli(k, argv);
+	wait_monitors(k, 1);
 	ITEST_ASSERT(tproc_running(own));
 	/* Another uid: refused at the door. */
 	const char *other[] = { "setpriv", "--reuid=65533", "--regid=65533", "--clear-groups", ksd_binary(), "monitor",
 				NULL };
-	struct tproc *o = tproc_spawn(other, (const char *const[]){ env0, NULL });
+	struct tproc *o = spawn_cli(k, other);
 	ITEST_ASSERT_EQ_INT(tproc_wait(o, 20000), 3);
 	char *err = itest_read_file(tproc_stderr_path(o), NULL);
 	ITEST_ASSERT_STR_CONTAINS(err, "Permission denied");

@@ -149,13 +149,34 @@ TEST(config_hotkey_styles)
 	CHECK_INT(c.n, 0);
 }
 
+struct error_case {
+	const char *text;
+	const char *expect; /* the message starts so */
+};
+
+/* Each case is refused with its message; false (the test failed) if not. */
+static bool expect_errors(const struct error_case *cases, size_t n, const char *file, int line)
+{
+	for (size_t i = 0; i < n; i++) {
+		char err[CONFIG_ERR_MAX] = "";
+		struct config *cfg = parse(cases[i].text, err, sizeof(err));
+		if (cfg) {
+			config_destroy(cfg);
+			test_fail(file, line, "case %zu accepted, expected '%s'", i, cases[i].expect);
+			return false;
+		}
+		if (strncmp(err, cases[i].expect, strlen(cases[i].expect)) != 0) {
+			test_fail(file, line, "case %zu: got '%s', expected '%s...'", i, err, cases[i].expect);
+			return false;
+		}
+	}
+	return true;
+}
+
 /* Every error names the file and line, and says what is wrong. */
 TEST(config_errors)
 {
-	static const struct {
-		const char *text;
-		const char *expect;
-	} cases[] = {
+	static const struct error_case cases[] = {
 		{ "[general]\nfrobnicate = 1\n", "k.conf:2: unknown key 'frobnicate' in [general]" },
 		{ "[target win]\nfrobnicate = 1\n", "k.conf:2: unknown key 'frobnicate' in [target win]" },
 		{ "[general]\nmatch = auto\n", "k.conf:2: unknown key 'match' in [general] (it belongs to another section)" },
@@ -188,19 +209,7 @@ TEST(config_errors)
 		{ "[general]\nhotkey = a+a\n", "k.conf:2: key 'a' appears twice in hotkey" },
 		{ "[general]\nhotkey = \n", "k.conf:2: 'hotkey' needs a value" },
 	};
-	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		char err[CONFIG_ERR_MAX] = "";
-		struct config *cfg = parse(cases[i].text, err, sizeof(err));
-		if (cfg) {
-			config_destroy(cfg);
-			test_fail(__FILE__, __LINE__, "case %zu accepted, expected '%s'", i, cases[i].expect);
-			return;
-		}
-		if (strncmp(err, cases[i].expect, strlen(cases[i].expect)) != 0) {
-			test_fail(__FILE__, __LINE__, "case %zu: got '%s', expected '%s...'", i, err, cases[i].expect);
-			return;
-		}
-	}
+	expect_errors(cases, sizeof(cases) / sizeof(cases[0]), __FILE__, __LINE__);
 }
 
 TEST(config_nul_and_long_lines)
@@ -394,10 +403,7 @@ TEST(config_gametime)
 
 TEST(config_gametime_errors)
 {
-	static const struct {
-		const char *text;
-		const char *expect;
-	} cases[] = {
+	static const struct error_case cases[] = {
 		{ "[general]\nhost-keys = volumeup frob\n", "k.conf:2: unknown key 'frob' in host-keys" },
 		{ "[general]\nshared-keys = \n", "k.conf:2: 'shared-keys' needs a value" },
 		{ "[general]\nhost-keys = mute\nhost-keys = v\n", "k.conf:3: 'host-keys' is set twice in [general]" },
@@ -421,19 +427,7 @@ TEST(config_gametime_errors)
 		{ "[target win]\nhost-only = auto\n", "k.conf:2: unknown key 'host-only' in [target win] (it belongs to another section)" },
 		{ "[input]\nhost-keys = mute\n", "k.conf:2: unknown key 'host-keys' in [input] (it belongs to another section)" },
 	};
-	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		char err[CONFIG_ERR_MAX] = "";
-		struct config *cfg = parse(cases[i].text, err, sizeof(err));
-		if (cfg) {
-			config_destroy(cfg);
-			test_fail(__FILE__, __LINE__, "case %zu accepted, expected '%s'", i, cases[i].expect);
-			return;
-		}
-		if (strncmp(err, cases[i].expect, strlen(cases[i].expect)) != 0) {
-			test_fail(__FILE__, __LINE__, "case %zu: got '%s', expected '%s...'", i, err, cases[i].expect);
-			return;
-		}
-	}
+	expect_errors(cases, sizeof(cases) / sizeof(cases[0]), __FILE__, __LINE__);
 }
 
 /* [input] host-only: takes what it selects (but ours or excluded), as the
