@@ -39,7 +39,9 @@ static void on_frames(void *data, const struct input_event *ev, size_t n)
 			snprintf(e, sizeof(e), "%s=%d", test_code_name(ev[i].type, ev[i].code), ev[i].value);
 		snprintf(buf + l, sizeof(buf) - l, "%s%s", l > 1 ? " " : "", e);
 	}
-	strcat(buf, "]");
+	/* A long frame fills buf (snprintf cut it): no room for the "]" then. */
+	size_t l = strlen(buf);
+	snprintf(buf + l, sizeof(buf) - l, "]");
 	put(buf);
 }
 
