@@ -22,8 +22,10 @@ static void inputs_json(const struct report_view *v, struct json *j)
 		json_bool(j, router_device_grabbed(v->router, i));
 		json_key(j, "pending");
 		json_bool(j, router_device_pending(v->router, i));
-		json_key(j, "host_only");
-		json_bool(j, v->input[i].host_only);
+		if (v->input[i].host_only) { /* only then: what scripts read stays as it was */
+			json_key(j, "host_only");
+			json_bool(j, true);
+		}
 		json_object_end(j);
 	}
 	json_array_end(j);
