@@ -52,6 +52,9 @@ struct command_sink {
 	/* The requester gets the switch events from now on (NULL: it cannot,
 	 * and its permissions do not allow subscribe). */
 	void (*subscribe)(void *data);
+	/* The requester gets the input events from now on, where each went
+	 * (NULL: it cannot; its permissions do not allow monitor). */
+	void (*monitor)(void *data);
 };
 
 /* Runs one request. Returns 0, or -EPERM if perms refused it (the refusal

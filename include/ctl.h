@@ -48,6 +48,11 @@ void ctl_reply_ticket(struct ctl *ctl, uint64_t ticket, const char *fmt, ...) __
 /* A line to every subscribed client (command subscribe). */
 void ctl_broadcast(struct ctl *ctl, const char *line);
 
+/* Clients that asked for the input events (command monitor, the daemon's
+ * own uid only), still connected; and a line to each of them alone. */
+unsigned ctl_monitors(struct ctl *ctl);
+void ctl_monitor_send(struct ctl *ctl, const char *line);
+
 unsigned ctl_client_count(const struct ctl *ctl);
 
 #endif

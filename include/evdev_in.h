@@ -28,6 +28,9 @@ void evdev_in_describe(struct evdev_in *d, struct router_device_info *info);
  * (see struct router_grab). Returns 0 or -errno. */
 int evdev_in_grab(struct evdev_in *d, bool on, struct router_grab *res);
 
+/* Is a frame waiting to be read: in the kernel's queue, or half read? */
+bool evdev_in_queued(const struct evdev_in *d);
+
 /* Writes a press and a release of `code` into the device (it must not be
  * grabbed): the kernel hands them to every reader. The host's reader holds
  * the key (it read a press whose release only kvmswitch read), so it

@@ -50,11 +50,13 @@ void inputs_tick(struct inputs *in, uint64_t now_ms);
 /* For the router (router_output). */
 int inputs_grab(struct inputs *in, int slot, bool on, struct router_grab *res);
 void inputs_host_release(struct inputs *in, int slot, unsigned code);
+bool inputs_queued(const struct inputs *in, int slot);
 void inputs_set_leds(struct inputs *in, int slot, uint32_t leds); /* slot -1: every keyboard */
 
 /* Node and name of the device in a slot, or NULL. */
 const char *inputs_node(const struct inputs *in, int slot);
 const char *inputs_name(const struct inputs *in, int slot);
+bool inputs_host_only(const struct inputs *in, int slot);
 /* Does kvmswitch still grab a device that usb target `target` moves? */
 bool inputs_holding(const struct inputs *in, const struct config *cfg, int target);
 const struct inputs_counters *inputs_counters(const struct inputs *in);

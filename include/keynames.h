@@ -3,6 +3,8 @@
 #ifndef KVMSWITCH_KEYNAMES_H
 #define KVMSWITCH_KEYNAMES_H
 
+#include <stdio.h>
+
 #include "core/hotkey.h"
 
 struct keynames;
@@ -16,5 +18,15 @@ struct keyname_resolver keynames_resolver(struct keynames *kn);
 
 /* "KEY_LEFTCTRL" for a code, or NULL. */
 const char *keynames_code_name(unsigned code);
+
+/* A code's name as a chord takes it: "leftctrl" for KEY_LEFTCTRL, "BTN_SIDE"
+ * for buttons (a bare "side" would be another key), into buf; NULL if the
+ * code has no name. */
+const char *keynames_config_name(unsigned code, char *buf, size_t len);
+
+/* `kvmswitch keys`: every key name a chord takes, with its QEMU qcode and the
+ * keysyms of the configured layout (xkb-* in the config, through kn), only
+ * the names that resolve back to their key. */
+void keynames_list(struct keynames *kn, FILE *out);
 
 #endif

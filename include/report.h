@@ -21,6 +21,8 @@ struct report_counters {
 	uint64_t devices_added, devices_removed, open_failures;
 	uint64_t reloads;
 	uint64_t clients; /* control connections open */
+	uint64_t monitors;       /* of them, watching the input events (monitor) */
+	uint64_t monitor_events; /* lines sent to them */
 };
 
 struct report_view {
@@ -33,6 +35,7 @@ struct report_view {
 	/* The input devices taken, by router slot; node NULL: a free slot. */
 	struct {
 		const char *node, *name;
+		bool host_only;
 	} input[ROUTER_MAX_DEVICES];
 	struct report_counters n;
 };

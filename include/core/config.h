@@ -59,6 +59,19 @@ struct target_conf {
 	int line;
 };
 
+/* [general] hotkey-action: what the global hotkey does. */
+enum hotkey_action {
+	HOTKEY_CYCLE,  /* the targets in config order (the default) */
+	HOTKEY_TOGGLE, /* host <-> the last VM target used */
+};
+
+/* A list of key names (host-keys, shared-keys), resolved after the whole
+ * file is read, like the chords. */
+struct keylist {
+	struct hotkey_text text;
+	struct keyset keys;
+};
+
 struct listener_conf {
 	bool enabled;
 	char *address;     /* tcp:ADDR:PORT or vsock:CID:PORT */
@@ -81,6 +94,16 @@ struct config {
 	struct target_conf target[CONFIG_MAX_TARGETS];
 	size_t n_target;
 	struct listener_conf listener;
+	/* Game time (issue 15): keys that stay on the host, devices that are
+	 * the host's alone, the lock against accidental switches. */
+	struct keylist host_keys;   /* always to the host */
+	struct keylist shared_keys; /* to the host and to the active target */
+	struct match_rule *host_only; /* [input] host-only: forwarded to the host, never to a VM */
+	size_t n_host_only;
+	struct hotkey_text lock_text;
+	struct chord lock; /* toggles the lock (n == 0: none) */
+	bool start_locked;
+	enum hotkey_action hotkey_action;
 };
 
 #define CONFIG_DEFAULT_HOTKEY "leftctrl+rightctrl"
@@ -95,7 +118,8 @@ struct config *config_parse(const char *text, size_t len, const char *path, char
 /* The built-in defaults: host (native) + one evdev target "guest". */
 struct config *config_default(void);
 
-/* Resolves every hotkey text through `res` and checks chords for conflicts.
+/* Resolves every hotkey text and key list through `res` and checks chords for
+ * conflicts (also with host-keys and shared-keys, which no chord may use).
  * Returns 0 or -1 with "PATH:LINE: message". */
 int config_resolve_keys(struct config *cfg, const struct keyname_resolver *res, char *err,
 			size_t errlen);
@@ -117,5 +141,6 @@ int config_host_index(const struct config *cfg);
 bool config_target_forwards(const struct config *cfg, int t);
 
 const char *target_type_name(enum target_type t);
+const char *hotkey_action_name(enum hotkey_action a);
 
 #endif

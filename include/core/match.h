@@ -59,6 +59,8 @@ struct match_rule {
 /* The verdict on one device and the reason, for `kvmswitch list`. */
 struct match_verdict {
 	bool take;
+	bool host_only; /* match_host_only: forwarded to the host, never to a VM */
+	bool vetoed;    /* ours or excluded: nothing takes it */
 	char reason[160];
 };
 
@@ -78,6 +80,11 @@ bool match_is_ours(const struct device_desc *dev);
  * otherwise taken if any match rule holds (no match rules: MATCH_AUTO). */
 void match_decide(const struct match_rule *match, size_t n_match, const struct match_rule *exclude,
 		  size_t n_exclude, const struct device_desc *dev, struct match_verdict *out);
+
+/* After match_decide: [input] host-only lines. A device one of them selects
+ * is taken (unless it is ours or excluded) and is the host's alone. */
+void match_host_only(const struct match_rule *host_only, size_t n, const struct device_desc *dev,
+		     struct match_verdict *v);
 
 /* Shell-style glob (fnmatch(3)). */
 bool match_glob(const char *pattern, const char *text);

@@ -21,6 +21,9 @@ enum proto_cmd {
 	PROTO_SUBSCRIBE, /* then "event ..." lines */
 	PROTO_PING,
 	PROTO_VERSION,
+	PROTO_LOCK,    /* lock: the hotkeys stop switching (not the emergency chord) */
+	PROTO_UNLOCK,  /* unlock */
+	PROTO_MONITOR, /* then "event input {JSON}" per input event: the daemon's own uid only */
 };
 
 struct proto_request {

@@ -68,7 +68,34 @@ struct router_output {
 	 * device, which the kernel hands to every reader; a reader that holds
 	 * the key ignores the press and takes the release). */
 	void (*host_release)(void *data, int dev, unsigned code);
+	/* Optional: the lock against accidental switches went on or off (the
+	 * lock chord, router_lock, or at start with start-locked). */
+	void (*locked)(void *data, bool on);
+	/* Optional: is a frame of device `dev` waiting to be read (in the
+	 * kernel or half read)? Asked only after many grab changes with frames
+	 * pending all along (see history_room in router.c). */
+	bool (*queued)(void *data, int dev);
 };
+
+/* Where an input event went, for `kvmswitch monitor` (router_set_trace). */
+enum router_route {
+	ROUTE_TARGET,    /* to `target`'s devices (the host's, for a host key) */
+	ROUTE_HOST_READ, /* the host read it from the device itself (not grabbed then) */
+	ROUTE_HOTKEY,    /* it completed a chord: acted on, and reached no target */
+	ROUTE_NOWHERE,   /* it reached no target: a release whose press went nowhere or
+			  * was released at a switch, a second press, a key no target
+			  * device carries */
+};
+#define ROUTE_F_SHARED 1u   /* a shared key: the host got it too */
+#define ROUTE_F_HOST_KEY 2u /* a host key: to the host whatever is active */
+#define ROUTE_F_HOST_ONLY 4u /* from a host-only device */
+#define ROUTE_F_CHORD 8u    /* ROUTE_HOST_READ: it also completed a chord */
+
+/* Called for every key and button event (not autorepeats) and every motion
+ * event routed, after the router decided where it goes. `target` is the
+ * target for ROUTE_TARGET, else -1. */
+typedef void (*router_trace_fn)(void *data, int dev, const struct input_event *ev, enum router_route route,
+				int target, unsigned flags);
 
 struct router_device_info {
 	bool keyboard;            /* has LEDs to drive */
@@ -76,6 +103,10 @@ struct router_device_info {
 	int32_t abs_min[2], abs_max[2];
 	uint32_t leds;            /* LED state when opened */
 	struct keyset held;       /* keys physically down when opened */
+	/* [input] host-only: never grabbed while the host is native (the host
+	 * reads it itself); with a virtual host its events go to the host's
+	 * devices whatever target is active. Never to a VM. */
+	bool host_only;
 };
 
 struct router_stats {
@@ -145,6 +176,17 @@ int router_toggle(struct router *r, enum switch_reason why, uint64_t now_ms);
 void router_release(struct router *r, enum switch_reason why, uint64_t now_ms);
 /* Exit: release every key on every target and ungrab everything. */
 void router_shutdown(struct router *r);
+
+/* The lock against accidental switches: while on, the cycling and target
+ * hotkeys do nothing (they are still swallowed); the emergency chord, the
+ * lock chord and explicit switches (router_switch, router_toggle,
+ * router_cycle) still work. Returns 0, or -EALREADY if it already was. */
+int router_lock(struct router *r, bool on);
+bool router_is_locked(const struct router *r);
+
+/* Tell `fn` where each input event goes (NULL: stop). Costs nothing while
+ * unset: the router feeds through a copy of its path without the calls. */
+void router_set_trace(struct router *r, router_trace_fn fn, void *data);
 
 void router_tick(struct router *r, uint64_t now_ms);
 /* Next time router_tick must run, or UINT64_MAX. */

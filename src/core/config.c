@@ -38,6 +38,12 @@ enum once_key {
 	K_ADDRESS,
 	K_SECRET_FILE,
 	K_RATE_LIMIT,
+	/* game time (issue 15) */
+	K_HOST_KEYS,
+	K_SHARED_KEYS,
+	K_LOCK,
+	K_START_LOCKED,
+	K_HOTKEY_ACTION,
 	K_COUNT,
 };
 
@@ -67,6 +73,11 @@ static int fail(struct parser *p, int line, const char *fmt, ...)
 	else
 		snprintf(p->err, p->errlen, "%s: %s", p->path, msg);
 	return -1;
+}
+
+const char *hotkey_action_name(enum hotkey_action a)
+{
+	return a == HOTKEY_TOGGLE ? "toggle" : "cycle";
 }
 
 const char *target_type_name(enum target_type t)
@@ -271,7 +282,47 @@ static const struct {
 	{ "address", SEC_LISTENER, K_ADDRESS },
 	{ "secret-file", SEC_LISTENER, K_SECRET_FILE },
 	{ "rate-limit", SEC_LISTENER, K_RATE_LIMIT },
+	{ "host-keys", SEC_GENERAL, K_HOST_KEYS },
+	{ "shared-keys", SEC_GENERAL, K_SHARED_KEYS },
+	{ "lock", SEC_GENERAL, K_LOCK },
+	{ "start-locked", SEC_GENERAL, K_START_LOCKED },
+	{ "hotkey-action", SEC_GENERAL, K_HOTKEY_ACTION },
+	{ "host-only", SEC_INPUT, -1 },
 };
+
+/* [general] keys of game time (issue 15). Key names are resolved with the
+ * chords, once the whole file is read. */
+static int handle_gametime(struct parser *p, int once, const char *key, char *val)
+{
+	struct config *cfg = p->cfg;
+	switch (once) {
+	case K_HOST_KEYS:
+	case K_SHARED_KEYS: {
+		struct keylist *l = once == K_HOST_KEYS ? &cfg->host_keys : &cfg->shared_keys;
+		if (strchr(val, '+'))
+			return fail(p, p->line, "'%s' is a list of key names separated by blanks, not a chord ('+')",
+				    key);
+		l->text.line = p->line;
+		return set_string(p, &l->text.text, val);
+	}
+	case K_LOCK:
+		cfg->lock_text.line = p->line;
+		return set_string(p, &cfg->lock_text.text, val);
+	case K_START_LOCKED:
+		if (parse_bool(val, &cfg->start_locked) < 0)
+			return fail(p, p->line, "'start-locked' must be yes or no, not '%s'", val);
+		return 0;
+	case K_HOTKEY_ACTION:
+		if (!strcmp(val, "cycle"))
+			cfg->hotkey_action = HOTKEY_CYCLE;
+		else if (!strcmp(val, "toggle"))
+			cfg->hotkey_action = HOTKEY_TOGGLE;
+		else
+			return fail(p, p->line, "unknown hotkey-action '%s' (cycle or toggle)", val);
+		return 0;
+	}
+	return fail(p, p->line, "internal error: unhandled key '%s'", key);
+}
 
 static const char *section_label(const struct parser *p, char *buf, size_t len)
 {
@@ -391,11 +442,19 @@ static int handle_key(struct parser *p, const char *key, char *val)
 			return set_string(p, &cfg->xkb_model, unquote(val));
 		case K_XKB_OPTIONS:
 			return set_string(p, &cfg->xkb_options, unquote(val));
+		case K_HOST_KEYS:
+		case K_SHARED_KEYS:
+		case K_LOCK:
+		case K_START_LOCKED:
+		case K_HOTKEY_ACTION:
+			return handle_gametime(p, once, key, val);
 		}
 		break;
 	case SEC_INPUT:
 		if (strcmp(key, "match") == 0)
 			return add_rule(p, &cfg->match, &cfg->n_match, val);
+		if (strcmp(key, "host-only") == 0)
+			return add_rule(p, &cfg->host_only, &cfg->n_host_only, val);
 		return add_rule(p, &cfg->exclude, &cfg->n_exclude, val);
 	case SEC_LISTENER:
 		switch (once) {
@@ -548,6 +607,12 @@ void config_destroy(struct config *cfg)
 		target_finish(&cfg->target[i]);
 	free(cfg->listener.address);
 	free(cfg->listener.secret_file);
+	free(cfg->host_keys.text.text);
+	free(cfg->shared_keys.text.text);
+	for (size_t i = 0; i < cfg->n_host_only; i++)
+		match_rule_finish(&cfg->host_only[i]);
+	free(cfg->host_only);
+	free(cfg->lock_text.text);
 	free(cfg);
 }
 
@@ -733,18 +798,68 @@ static bool chords_equal(const struct chord *a, const struct chord *b)
 	return a->n && a->n == b->n && chord_within(a, b) && chord_within(b, a);
 }
 
+struct chord_text {
+	struct hotkey_text *text;
+	struct chord *chord;
+	const char *what;
+};
+
+/* host-keys or shared-keys: blank- (or comma-) separated names, each any
+ * name a chord takes. A key no chord may use (it would both switch and stay
+ * on the host), and in one list only. */
+static int resolve_keylist(struct parser *p, struct keylist *l, const char *what, const struct keylist *other,
+			   const char *other_what, const struct chord_text *all, size_t n_all,
+			   const struct keyname_resolver *res)
+{
+	memset(&l->keys, 0, sizeof(l->keys));
+	if (!l->text.text)
+		return 0;
+	char *copy = strdup(l->text.text);
+	if (!copy)
+		return fail(p, l->text.line, "out of memory");
+	int rc = 0;
+	for (char *save = NULL, *tok = strtok_r(copy, " \t,", &save); tok && rc == 0;
+	     tok = strtok_r(NULL, " \t,", &save)) {
+		uint16_t codes[CHORD_MAX_ALTS];
+		int n = strlen(tok) < 64 ? res->resolve(res->data, tok, codes, CHORD_MAX_ALTS) : 0;
+		if (n <= 0) {
+			rc = fail(p, l->text.line,
+				  "unknown key '%s' in %s (use evdev names like volumeup or KEY_MUTE, or XKB keysyms; "
+				  "`kvmswitch keys` lists them)",
+				  tok, what);
+			break;
+		}
+		for (int i = 0; i < n && rc == 0; i++) {
+			unsigned c = codes[i];
+			if (!key_is_keyboard(c) && !key_is_mouse_button(c))
+				rc = fail(p, l->text.line, "'%s' in %s is no keyboard key or mouse button", tok, what);
+			else if (other && keyset_has(&other->keys, c))
+				rc = fail(p, l->text.line, "'%s' is in %s and in %s (line %d): it can be in one only",
+					  tok, what, other_what, other->text.line);
+			for (size_t k = 0; k < n_all && rc == 0; k++)
+				if (hotkey_contains(all[k].chord, c))
+					rc = fail(p, l->text.line,
+						  "'%s' in %s is also a key of the %s%s%s: a key either switches or "
+						  "stays with the host, not both",
+						  tok, what, k >= 3 ? "hotkey of target " : "", all[k].what,
+						  all[k].text->line ? "" : " (its default)");
+			keyset_set(&l->keys, c, true);
+		}
+	}
+	free(copy);
+	return rc;
+}
+
 int config_resolve_keys(struct config *cfg, const struct keyname_resolver *res, char *err, size_t errlen)
 {
 	struct parser p = { .cfg = cfg, .path = cfg->path, .err = err, .errlen = errlen };
 	char msg[256];
-	struct {
-		struct hotkey_text *text;
-		struct chord *chord;
-		const char *what;
-	} all[CONFIG_MAX_TARGETS + 2];
+	struct chord_text all[CONFIG_MAX_TARGETS + 3];
 	size_t n = 0;
 	all[n++] = (typeof(all[0])){ &cfg->hotkey_text, &cfg->hotkey, "hotkey" };
 	all[n++] = (typeof(all[0])){ &cfg->emergency_text, &cfg->emergency, "emergency chord" };
+	memset(&cfg->lock, 0, sizeof(cfg->lock));
+	all[n++] = (typeof(all[0])){ &cfg->lock_text, &cfg->lock, "lock chord" };
 	for (size_t i = 0; i < cfg->n_target; i++) {
 		memset(&cfg->target[i].hotkey, 0, sizeof(cfg->target[i].hotkey));
 		if (cfg->target[i].hotkey_text.text)
@@ -752,14 +867,17 @@ int config_resolve_keys(struct config *cfg, const struct keyname_resolver *res, 
 						     cfg->target[i].name };
 	}
 	for (size_t i = 0; i < n; i++) {
-		if (hotkey_parse(all[i].chord, all[i].text->text, res, msg, sizeof(msg)) < 0)
+		if (all[i].text->text && hotkey_parse(all[i].chord, all[i].text->text, res, msg, sizeof(msg)) < 0)
 			return fail(&p, all[i].text->line, "%s", msg);
 	}
 	for (size_t i = 0; i < n; i++)
 		for (size_t j = i + 1; j < n; j++)
 			if (chords_equal(all[i].chord, all[j].chord))
 				return fail(&p, all[j].text->line ? all[j].text->line : all[i].text->line,
-					    "the %s%s uses the same keys as the %s%s", j >= 2 ? "hotkey of target " : "",
-					    all[j].what, i >= 2 ? "hotkey of target " : "", all[i].what);
+					    "the %s%s uses the same keys as the %s%s", j >= 3 ? "hotkey of target " : "",
+					    all[j].what, i >= 3 ? "hotkey of target " : "", all[i].what);
+	if (resolve_keylist(&p, &cfg->host_keys, "host-keys", NULL, NULL, all, n, res) < 0 ||
+	    resolve_keylist(&p, &cfg->shared_keys, "shared-keys", &cfg->host_keys, "host-keys", all, n, res) < 0)
+		return -1;
 	return 0;
 }

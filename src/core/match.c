@@ -6,6 +6,18 @@
 #include <stdlib.h>
 #include <string.h>
 
+void match_host_only(const struct match_rule *host_only, size_t n, const struct device_desc *dev,
+		     struct match_verdict *v)
+{
+	for (size_t i = 0; i < n && !v->vetoed; i++) {
+		if (match_rule_test(&host_only[i], dev)) {
+			v->take = v->host_only = true;
+			snprintf(v->reason, sizeof(v->reason), "host-only by the rule at line %d", host_only[i].line);
+			return;
+		}
+	}
+}
+
 bool match_glob(const char *pattern, const char *text)
 {
 	return text && fnmatch(pattern, text, 0) == 0;
@@ -254,7 +266,8 @@ bool match_rule_test(const struct match_rule *rule, const struct device_desc *de
 void match_decide(const struct match_rule *match, size_t n_match, const struct match_rule *exclude,
 		  size_t n_exclude, const struct device_desc *dev, struct match_verdict *out)
 {
-	out->take = false;
+	out->take = out->host_only = false;
+	out->vetoed = true;
 	if (match_is_ours(dev)) {
 		snprintf(out->reason, sizeof(out->reason), "kvmswitch's own virtual device");
 		return;
@@ -266,6 +279,7 @@ void match_decide(const struct match_rule *match, size_t n_match, const struct m
 			return;
 		}
 	}
+	out->vetoed = false;
 	if (n_match == 0) {
 		out->take = match_auto(dev);
 		if (out->take)

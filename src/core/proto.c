@@ -19,6 +19,9 @@ static const struct {
 	[PROTO_SUBSCRIBE] = { "subscribe", false },
 	[PROTO_PING] = { "ping", false },
 	[PROTO_VERSION] = { "version", false },
+	[PROTO_LOCK] = { "lock", false },
+	[PROTO_UNLOCK] = { "unlock", false },
+	[PROTO_MONITOR] = { "monitor", false },
 };
 
 #define N_CMDS (sizeof(cmds) / sizeof(cmds[0]))
@@ -86,7 +89,9 @@ int proto_parse(const char *line, size_t len, struct proto_request *req, char *e
 	word[w1 - w0] = '\0';
 	enum proto_cmd cmd;
 	if (proto_cmd_from_name(word, &cmd) < 0) {
-		snprintf(err, errlen, "unknown command '%s' (switch, toggle, next, prev, status, list, release, reload, subscribe, ping, version)",
+		snprintf(err, errlen,
+			 "unknown command '%s' (switch, toggle, next, prev, status, list, release, reload, subscribe, "
+			 "ping, version, lock, unlock, monitor)",
 			 word);
 		return -1;
 	}

@@ -7,7 +7,10 @@
  *  - every frame has one owner, decided by the kernel as it queued it: the
  *    host if the device was not grabbed then, else kvmswitch alone, and a
  *    frame only kvmswitch read always reaches a target;
- *  - a hotkey's completing key never reaches any target.
+ *  - a hotkey's completing key never reaches any target;
+ *  - a host key (and the host's copy of a shared key) goes to the host and
+ *    stays there until it is up, whatever switches come in between; a
+ *    host-only device's events never reach a VM.
  */
 #include "core/router.h"
 
@@ -24,6 +27,9 @@
 			   * to a target that was given the release already) */
 
 #define OBUF_MAX 128
+/* For the event path's own helpers: the compiler would not always inline
+ * them into both copies of it (feed_plain, feed_traced). */
+#define ALWAYS_INLINE inline __attribute__((always_inline))
 #define GRAB_HISTORY 16
 
 /* A grab change: from at_us on, the device was (not) grabbed. */
@@ -52,6 +58,11 @@ struct rdev {
 	/* A SYN_DROPPED was met; its resync is still to come. It straddles a
 	 * grab change if one lies after the last event read before the drop. */
 	bool resync_pending, resync_straddles;
+	/* Keys whose press went to the host as a host or shared key: held
+	 * there until the key is up, whatever switches come in between. Their
+	 * key[] state is a shared key's other target, or KS_SWALLOWED. */
+	struct keyset pinned;
+	uint16_t n_pinned;
 };
 
 struct rtarget {
@@ -90,6 +101,12 @@ struct router {
 	int64_t cur_us;        /* stamp of the source event being routed, or 0 */
 	struct obuf obuf[VK_COUNT];
 	struct router_stats stats;
+	int dest, host;        /* dest_target() of other devices and of host-only ones */
+	bool locked;           /* the cycling and target hotkeys do nothing */
+	bool any_kept;         /* the config has host or shared keys */
+	struct keyset kept;    /* its host and shared keys */
+	router_trace_fn trace; /* where events go, for the monitor; NULL: nobody asks */
+	void *trace_data;
 };
 
 const char *switch_reason_name(enum switch_reason why)
@@ -127,13 +144,43 @@ static bool forwarding(const struct router *r)
 	return r->started && !r->released && config_target_forwards(r->cfg, r->active);
 }
 
+/* Does the host get our virtual devices' events (virtual mode)? Then
+ * host-only devices are grabbed and forwarded to it; else it reads them. */
+static bool host_forwards(const struct router *r)
+{
+	return r->started && !r->released && config_target_forwards(r->cfg, host_index(r));
+}
+
+static bool want_grab(const struct router *r, const struct rdev *d)
+{
+	return d->info.host_only ? host_forwards(r) : forwarding(r);
+}
+
 /* Where a frame only kvmswitch read goes: the active target, or while the
  * host reads the devices itself (on the way to it, a grab that waits for
  * keys to come up) the host, through kvmswitch's host devices. Never
- * nowhere: the host did not read it. */
-static int dest_target(const struct router *r)
+ * nowhere: the host did not read it. A host-only device's go to the host.
+ * Computed at every change of the active target, the mode or the config
+ * (update_dest), not per event. */
+static int dest_target(const struct router *r, const struct rdev *d)
 {
-	return forwarding(r) ? r->active : host_index(r);
+	return d->info.host_only ? r->host : r->dest;
+}
+
+static void update_dest(struct router *r)
+{
+	r->host = host_index(r);
+	r->dest = forwarding(r) ? r->active : r->host;
+}
+
+/* The host and shared keys of the config in force. */
+static void set_kept(struct router *r)
+{
+	r->any_kept = false;
+	for (size_t w = 0; w < sizeof(r->kept.bits) / sizeof(r->kept.bits[0]); w++) {
+		r->kept.bits[w] = r->cfg->host_keys.keys.bits[w] | r->cfg->shared_keys.keys.bits[w];
+		r->any_kept |= r->kept.bits[w] != 0;
+	}
 }
 
 /* Where a key of device d goes: the kind of target device and the code it
@@ -275,7 +322,7 @@ static void history_add(struct rdev *d, int64_t at_us, bool grabbed)
 /* Was the device grabbed when the kernel queued an event stamped t? Stamps
  * of one device only grow, so changes before the newest one at or before t
  * decide nothing any more and are dropped. */
-static bool grabbed_at(struct rdev *d, int64_t t)
+static ALWAYS_INLINE bool grabbed_at(struct rdev *d, int64_t t)
 {
 	int k = d->n_change;
 	while (k > 0 && d->change[k - 1].at_us > t)
@@ -312,6 +359,25 @@ static int grab_change(struct router *r, int i, bool on)
 	return 0;
 }
 
+/* Is there room in device i's grab history for a change and the undo that
+ * may come with it? When it is full, frames not read yet may predate its
+ * oldest change, which history_add would then drop and so misjudge them
+ * (found by fuzz_router: seventeen switches while a mouse frame waited). If
+ * the shell says nothing is queued, no frame predates any change any more;
+ * else the change waits for the device's next batch (the frames are queued,
+ * so it comes). Without the shell's answer, the oldest change is dropped. */
+static bool history_room(struct router *r, int i)
+{
+	struct rdev *d = r->dev[i];
+	if (d->n_change <= GRAB_HISTORY - 2 || !r->out.queued)
+		return true;
+	if (r->out.queued(r->out.data, i))
+		return false;
+	d->n_change = 0;
+	d->grabbed_before = d->grabbed;
+	return true;
+}
+
 /* Changes the device's grab if it should and may: nothing held (or forced),
  * and not in the middle of the device's batch (the frames of a read were
  * all queued before the grab could change). A grabbed device whose key the
@@ -326,6 +392,8 @@ static void dev_update_grab(struct router *r, int i, bool force)
 		 * go, then give the host the releases. The device is grabbed
 		 * again after the frames that brings. */
 		if (d->grabbed) {
+			if (!force && !history_room(r, i))
+				return;
 			r->stats.retracts++;
 			grab_change(r, i, false);
 		}
@@ -339,24 +407,49 @@ static void dev_update_grab(struct router *r, int i, bool force)
 	if (d->grabbed && d->n_host > 0 && !mid_batch) {
 		/* The host read a press queued before the grab: let go, so
 		 * that it reads the release. */
+		if (!force && !history_room(r, i))
+			return;
 		r->stats.retracts++;
 		grab_change(r, i, false);
 		return;
 	}
 	if (d->grabbed == d->want_grab || (d->want_grab && d->grab_failed))
 		return;
-	if (!force && (d->n_down > 0 || mid_batch))
+	if (!force && (d->n_down > 0 || mid_batch || !history_room(r, i)))
 		return;
 	if (grab_change(r, i, d->want_grab) < 0)
 		d->grab_failed = true;
 }
 
+/* Releases the host's copy of device d's pinned keys (host and shared keys
+ * still down): only when everything is let go (emergency, exit), the device
+ * goes, or the host loses its devices (a reload changes its mode). */
+static void release_pinned(struct router *r, struct rdev *d)
+{
+	if (d->n_pinned == 0)
+		return;
+	int host = host_index(r);
+	for (unsigned c = 0; c < KEY_CNT; c++) {
+		if (!keyset_has(&d->pinned, c))
+			continue;
+		int kind;
+		unsigned out;
+		keyset_set(&d->pinned, c, false);
+		if (route_key(d, c, &kind, &out))
+			target_key(r, host, kind, out, false);
+	}
+	d->n_pinned = 0;
+}
+
 /* Releases on target t every key any device holds there; the physical
- * releases that follow are swallowed. */
-static void release_target(struct router *r, int t)
+ * releases that follow are swallowed. A switch leaves the host's copies of
+ * host and shared keys held (they go up with the key); `pinned_too`
+ * releases those as well. */
+static void release_target(struct router *r, int t, bool pinned_too)
 {
 	if (r->tgt[t].held == 0)
 		return;
+	bool host = pinned_too && t == host_index(r);
 	for (int i = 0; i < ROUTER_MAX_DEVICES; i++) {
 		struct rdev *d = r->dev[i];
 		if (!d)
@@ -370,18 +463,19 @@ static void release_target(struct router *r, int t)
 			if (route_key(d, c, &kind, &out))
 				target_key(r, t, kind, out, false);
 		}
+		if (host)
+			release_pinned(r, d);
 	}
 	flush_all(r);
 }
 
 static void set_grabs(struct router *r, bool force)
 {
-	bool want = forwarding(r);
 	for (int i = 0; i < ROUTER_MAX_DEVICES; i++) {
 		struct rdev *d = r->dev[i];
 		if (!d)
 			continue;
-		d->want_grab = want;
+		d->want_grab = want_grab(r, d);
 		d->grab_failed = false;
 		dev_update_grab(r, i, force);
 	}
@@ -407,12 +501,13 @@ static int do_switch(struct router *r, int to, enum switch_reason why, uint64_t 
 	int from = r->started ? r->active : -1;
 	flush_all(r);
 	if (from >= 0)
-		release_target(r, from);
+		release_target(r, from, false);
 	r->active = to;
 	r->released = false;
 	r->started = true;
 	if (tconf(r, to)->type != TARGET_HOST)
 		r->last_vm = to;
+	update_dest(r);
 	set_grabs(r, force);
 	apply_leds(r, -1);
 	arm_timer(r, now);
@@ -440,6 +535,8 @@ struct router *router_create(const struct config *cfg, const struct router_outpu
 	r->deadline = UINT64_MAX;
 	r->last_kind = -1;
 	r->feeding = -1;
+	set_kept(r);
+	update_dest(r);
 	for (size_t i = 0; i < cfg->n_target && r->last_vm < 0; i++)
 		if (cfg->target[i].type != TARGET_HOST)
 			r->last_vm = (int)i;
@@ -458,6 +555,8 @@ void router_destroy(struct router *r)
 
 void router_start(struct router *r, uint64_t now)
 {
+	if (r->cfg->start_locked)
+		router_lock(r, true);
 	int start = config_target_index(r->cfg, r->cfg->start);
 	if (start < 0 || do_switch(r, start, SWITCH_START, now, false) < 0)
 		do_switch(r, host_index(r), SWITCH_START, now, false);
@@ -495,10 +594,11 @@ void router_release(struct router *r, enum switch_reason why, uint64_t now)
 	int from = r->active;
 	flush_all(r);
 	for (size_t t = 0; t < r->n_tgt; t++)
-		release_target(r, (int)t);
+		release_target(r, (int)t, true);
 	r->active = host_index(r);
 	r->released = true;
 	r->started = true;
+	update_dest(r);
 	set_grabs(r, true);
 	apply_leds(r, -1);
 	r->deadline = UINT64_MAX;
@@ -510,7 +610,7 @@ void router_shutdown(struct router *r)
 {
 	flush_all(r);
 	for (size_t t = 0; t < r->n_tgt; t++)
-		release_target(r, (int)t);
+		release_target(r, (int)t, true);
 	for (int i = 0; i < ROUTER_MAX_DEVICES; i++) {
 		if (!r->dev[i])
 			continue;
@@ -524,7 +624,7 @@ void router_release_vanishing(struct router *r, const int *map)
 	flush_all(r);
 	for (size_t t = 0; t < r->n_tgt; t++)
 		if (map[t] < 0)
-			release_target(r, (int)t);
+			release_target(r, (int)t, true);
 }
 
 void router_reconfigure(struct router *r, const struct config *cfg, const int *map, uint64_t now)
@@ -550,6 +650,7 @@ void router_reconfigure(struct router *r, const struct config *cfg, const int *m
 	r->tgt = nt;
 	r->n_tgt = cfg->n_target;
 	r->cfg = cfg;
+	set_kept(r);
 	r->last_vm = r->last_vm >= 0 ? map[r->last_vm] : -1;
 	if (r->last_vm < 0)
 		for (size_t i = 0; i < cfg->n_target && r->last_vm < 0; i++)
@@ -558,11 +659,13 @@ void router_reconfigure(struct router *r, const struct config *cfg, const int *m
 	if (gone) {
 		r->active = host_index(r);
 		r->started = false; /* do_switch: no old target to release */
+		update_dest(r);     /* the host, should the switch be refused */
 		do_switch(r, r->active, SWITCH_RELOAD, now, false);
 		return;
 	}
 	r->active = map[old_active];
 	/* The active target may have changed type or mode. */
+	update_dest(r);
 	set_grabs(r, false);
 	apply_leds(r, -1);
 	if (r->deadline != UINT64_MAX && !tconf(r, r->active)->return_after_ms)
@@ -587,7 +690,7 @@ int router_device_add(struct router *r, int i, const struct router_device_info *
 	r->dev[i] = d;
 	if (!forwarding(r) && info->keyboard)
 		r->host_leds = info->leds;
-	d->want_grab = forwarding(r);
+	d->want_grab = want_grab(r, d);
 	dev_update_grab(r, i, false);
 	if (info->keyboard && forwarding(r))
 		apply_leds(r, i);
@@ -610,36 +713,97 @@ void router_device_remove(struct router *r, int i, uint64_t now)
 		if (st != KS_HOST && st != KS_SWALLOWED && route_key(d, c, &kind, &out))
 			target_key(r, st - 1, kind, out, false);
 	}
+	release_pinned(r, d);
 	flush_all(r);
 	free(d);
 	r->dev[i] = NULL;
 }
 
-/* Returns true if the press completed a chord and was acted on. */
+/* The keys held, as chords see them: host and shared keys do not count.
+ * Like pointer buttons they are no part of what is typed on a target, and
+ * a push-to-talk key held must not stop a switch. (No chord may use them:
+ * config_resolve_keys.) */
+static const struct keyset *chord_held(const struct router *r, struct keyset *buf)
+{
+	if (!r->any_kept)
+		return &r->held;
+	for (size_t w = 0; w < sizeof(buf->bits) / sizeof(buf->bits[0]); w++)
+		buf->bits[w] = r->held.bits[w] & ~r->kept.bits[w];
+	return buf;
+}
+
+/* Returns true if the press completed a chord and was acted on. While
+ * locked, the cycling and target hotkeys are swallowed and do nothing: their
+ * keys are not ordinary keys then either, or a QEMU whose grab-toggle is the
+ * same chord would let go of its devices. */
 static bool hotkeys(struct router *r, unsigned code, uint64_t now)
 {
 	const struct config *cfg = r->cfg;
-	if (hotkey_match(&cfg->emergency, &r->held, code)) {
+	struct keyset buf;
+	const struct keyset *held = chord_held(r, &buf);
+	if (hotkey_match(&cfg->emergency, held, code)) {
 		router_release(r, SWITCH_EMERGENCY, now);
 		return true;
 	}
+	if (hotkey_match(&cfg->lock, held, code)) {
+		router_lock(r, !r->locked);
+		return true;
+	}
 	for (size_t t = 0; t < r->n_tgt; t++) {
-		if (hotkey_match(&cfg->target[t].hotkey, &r->held, code)) {
-			if ((int)t != r->active || r->released)
+		if (hotkey_match(&cfg->target[t].hotkey, held, code)) {
+			if (!r->locked && ((int)t != r->active || r->released))
 				do_switch(r, (int)t, SWITCH_TARGET_HOTKEY, now, false);
 			return true;
 		}
 	}
-	if (hotkey_match(&cfg->hotkey, &r->held, code)) {
-		router_cycle(r, 1, SWITCH_HOTKEY, now);
+	if (hotkey_match(&cfg->hotkey, held, code)) {
+		if (r->locked)
+			return true;
+		if (cfg->hotkey_action == HOTKEY_TOGGLE)
+			router_toggle(r, SWITCH_HOTKEY, now);
+		else
+			router_cycle(r, 1, SWITCH_HOTKEY, now);
 		return true;
 	}
 	return false;
 }
 
+/* The route flags of a key that goes to the host whatever is active. */
+static unsigned kept_flags(const struct router *r, const struct rdev *d, unsigned code)
+{
+	return d->info.host_only ? ROUTE_F_HOST_ONLY
+	       : keyset_has(&r->cfg->shared_keys.keys, code) ? ROUTE_F_SHARED
+							      : ROUTE_F_HOST_KEY;
+}
+
+/* A press only kvmswitch read of a host key, a shared key or a key of a
+ * host-only device: the host gets it through its devices and keeps it until
+ * the key is up (it is pinned there: a switch does not release it); a
+ * shared key goes to target t as well. */
+static void press_kept(struct router *r, struct rdev *d, unsigned code, int kind, unsigned out, int t,
+		       unsigned flags)
+{
+	int host = host_index(r);
+	keyset_set(&d->pinned, code, true);
+	d->n_pinned++;
+	target_key(r, host, kind, out, true);
+	if (flags == ROUTE_F_SHARED && t != host) {
+		set_key(d, code, (uint8_t)(t + 1));
+		target_key(r, t, kind, out, true);
+	}
+}
+
+/* Where an event went, for the monitor: compiled out of the plain path. */
+#define TRACE(route_, target_, flags_)                                                                         \
+	do {                                                                                                   \
+		if (traced && r->trace)                                                                        \
+			r->trace(r->trace_data, i, e, (route_), (target_), (flags_));                          \
+	} while (0)
+
 /* A key event of device i. `ours`: only kvmswitch read it (the device was
  * grabbed when the kernel queued it); else the host read it itself. */
-static void feed_key(struct router *r, int i, const struct input_event *e, bool ours, uint64_t now)
+static ALWAYS_INLINE void feed_key(struct router *r, int i, const struct input_event *e, bool ours, uint64_t now,
+				   const bool traced)
 {
 	struct rdev *d = r->dev[i];
 	unsigned code = e->code;
@@ -649,9 +813,12 @@ static void feed_key(struct router *r, int i, const struct input_event *e, bool 
 		r->stats.dropped++;
 		return;
 	}
+	int kind;
+	unsigned out;
 	if (e->value != 0) {
 		if (d->key[code] != KS_UP) {
 			r->stats.dropped++;
+			TRACE(ROUTE_NOWHERE, -1, 0);
 			return;
 		}
 		d->n_down++;
@@ -662,8 +829,9 @@ static void feed_key(struct router *r, int i, const struct input_event *e, bool 
 			 * press was queued before the grab took effect): see
 			 * dev_update_grab. */
 			set_key(d, code, KS_HOST);
-			hotkeys(r, code, now);
+			bool fired = hotkeys(r, code, now);
 			r->stats.dropped++;
+			TRACE(ROUTE_HOST_READ, -1, fired ? ROUTE_F_CHORD : 0);
 			return;
 		}
 		set_key(d, code, KS_SWALLOWED);
@@ -672,22 +840,30 @@ static void feed_key(struct router *r, int i, const struct input_event *e, bool 
 			 * the device, the emergency path, the host reads a release
 			 * it never read the press of, and ignores it.) */
 			r->stats.dropped++;
+			TRACE(ROUTE_HOTKEY, -1, 0);
 			return;
 		}
-		int kind;
-		unsigned out;
-		if (route_key(d, code, &kind, &out)) {
-			int t = dest_target(r);
-			set_key(d, code, (uint8_t)(t + 1));
-			target_key(r, t, kind, out, true);
-		} else {
+		if (!route_key(d, code, &kind, &out)) {
 			r->stats.dropped++;
+			TRACE(ROUTE_NOWHERE, -1, 0);
+			return;
 		}
+		int t = dest_target(r, d);
+		if (d->info.host_only || (r->any_kept && keyset_has(&r->kept, code))) {
+			unsigned f = kept_flags(r, d, code);
+			press_kept(r, d, code, kind, out, t, f);
+			TRACE(ROUTE_TARGET, f == ROUTE_F_SHARED ? t : host_index(r), f);
+			return;
+		}
+		set_key(d, code, (uint8_t)(t + 1));
+		target_key(r, t, kind, out, true);
+		TRACE(ROUTE_TARGET, t, 0);
 		return;
 	}
 	uint8_t st = d->key[code];
 	if (st == KS_UP) {
 		r->stats.dropped++;
+		TRACE(ROUTE_NOWHERE, -1, 0);
 		return;
 	}
 	if (st == KS_HOST && ours) {
@@ -699,12 +875,27 @@ static void feed_key(struct router *r, int i, const struct input_event *e, bool 
 	set_key(d, code, KS_UP);
 	d->n_down--;
 	phys_key(r, code, false);
-	int kind;
-	unsigned out;
-	if (st != KS_HOST && st != KS_SWALLOWED && route_key(d, code, &kind, &out))
+	bool routed = route_key(d, code, &kind, &out);
+	unsigned flags = 0;
+	if (d->n_pinned && keyset_has(&d->pinned, code)) {
+		/* The host's copy of a host or shared key goes up with it. */
+		keyset_set(&d->pinned, code, false);
+		d->n_pinned--;
+		/* (A copy on a target too: a shared key, whatever the config
+		 * says since it was pressed.) */
+		flags = !d->info.host_only && st != KS_SWALLOWED ? ROUTE_F_SHARED : kept_flags(r, d, code);
+		if (routed)
+			target_key(r, host_index(r), kind, out, false);
+	}
+	if (st != KS_HOST && st != KS_SWALLOWED && routed) {
 		target_key(r, st - 1, kind, out, false);
-	else
+		TRACE(ROUTE_TARGET, st - 1, flags);
+	} else if (flags) {
+		TRACE(ROUTE_TARGET, host_index(r), flags);
+	} else {
 		r->stats.dropped++;
+		TRACE(st == KS_HOST ? ROUTE_HOST_READ : ROUTE_NOWHERE, -1, 0);
+	}
 }
 
 static int32_t scale_abs(const struct rdev *d, int axis, int32_t v)
@@ -739,7 +930,11 @@ enum owner_rule {
 	OWN_HOST_PRESSES, /* presses are the host's: their moment is unknown */
 };
 
-static void feed(struct router *r, int i, const struct input_event *ev, size_t n, enum owner_rule rule, uint64_t now)
+/* The path every event takes, in two copies: `traced` tells the monitor
+ * where each event went, the plain copy has no trace of it (a monitor that
+ * nobody runs costs no instruction). */
+static ALWAYS_INLINE void feed_body(struct router *r, int i, const struct input_event *ev, size_t n,
+				    enum owner_rule rule, uint64_t now, const bool traced)
 {
 	int prev = r->feeding;
 	r->feeding = i;
@@ -762,20 +957,27 @@ static void feed(struct router *r, int i, const struct input_event *ev, size_t n
 			}
 			break;
 		case EV_KEY:
-			feed_key(r, i, e, ours && !(rule == OWN_HOST_PRESSES && e->value == 1), now);
+			feed_key(r, i, e, ours && !(rule == OWN_HOST_PRESSES && e->value == 1), now, traced);
 			break;
 		case EV_REL:
-			if (ours)
-				queue(r, dest_target(r), VK_POINTER, EV_REL, e->code, e->value);
-			else
+			if (ours) {
+				int to = dest_target(r, d);
+				queue(r, to, VK_POINTER, EV_REL, e->code, e->value);
+				TRACE(ROUTE_TARGET, to, d->info.host_only ? ROUTE_F_HOST_ONLY : 0);
+			} else {
 				r->stats.dropped++;
+				TRACE(ROUTE_HOST_READ, -1, 0);
+			}
 			break;
 		case EV_ABS:
-			if (ours && (e->code == ABS_X || e->code == ABS_Y))
-				queue(r, dest_target(r), VK_TABLET, EV_ABS, e->code,
+			if (ours && (e->code == ABS_X || e->code == ABS_Y)) {
+				int to = dest_target(r, d);
+				queue(r, to, VK_TABLET, EV_ABS, e->code,
 				      scale_abs(d, e->code == ABS_X ? 0 : 1, e->value));
-			else
+				TRACE(ROUTE_TARGET, to, d->info.host_only ? ROUTE_F_HOST_ONLY : 0);
+			} else {
 				r->stats.dropped++;
+			}
 			break;
 		case EV_MSC:
 			if (ours && e->code == MSC_SCAN) {
@@ -802,6 +1004,26 @@ static void feed(struct router *r, int i, const struct input_event *ev, size_t n
 	 * retreat it requires, now that the host has had every frame of it. */
 	if (r->dev[i] && prev != i)
 		dev_update_grab(r, i, false);
+}
+
+static void feed_plain(struct router *r, int i, const struct input_event *ev, size_t n, enum owner_rule rule,
+		       uint64_t now)
+{
+	feed_body(r, i, ev, n, rule, now, false);
+}
+
+static void feed_traced(struct router *r, int i, const struct input_event *ev, size_t n, enum owner_rule rule,
+			uint64_t now)
+{
+	feed_body(r, i, ev, n, rule, now, true);
+}
+
+static void feed(struct router *r, int i, const struct input_event *ev, size_t n, enum owner_rule rule, uint64_t now)
+{
+	if (r->trace)
+		feed_traced(r, i, ev, n, rule, now);
+	else
+		feed_plain(r, i, ev, n, rule, now);
 }
 
 void router_feed(struct router *r, int i, const struct input_event *ev, size_t n, uint64_t now)
@@ -861,6 +1083,27 @@ void router_tick(struct router *r, uint64_t now)
 		return;
 	r->deadline = UINT64_MAX;
 	do_switch(r, host_index(r), SWITCH_TIMER, now, false);
+}
+
+int router_lock(struct router *r, bool on)
+{
+	if (r->locked == on)
+		return -EALREADY;
+	r->locked = on;
+	if (r->out.locked)
+		r->out.locked(r->out.data, on);
+	return 0;
+}
+
+bool router_is_locked(const struct router *r)
+{
+	return r->locked;
+}
+
+void router_set_trace(struct router *r, router_trace_fn fn, void *data)
+{
+	r->trace = fn;
+	r->trace_data = fn ? data : NULL;
 }
 
 uint64_t router_next_deadline(const struct router *r)

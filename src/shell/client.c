@@ -160,12 +160,13 @@ static const char *input_state(struct json_object *in)
 
 static void print_status(struct json_object *st)
 {
-	static const char *const top_known[] = { "version", "pid", "config", "active", "released", "targets",
-						 "inputs", "counters", NULL };
+	static const char *const top_known[] = { "version", "pid", "config", "active", "released", "locked",
+						 "targets", "inputs", "counters", NULL };
 	static const char *const target_known[] = { "name", "type", "mode", "active", "held", "leds", "devices",
 						    "failed_writes", "owed_keys", NULL };
-	printf("active: %s%s\n", str_of(st, "active", "?"),
-	       bool_of(st, "released", false) ? " (released: devices ungrabbed)" : "");
+	printf("active: %s%s%s\n", str_of(st, "active", "?"),
+	       bool_of(st, "released", false) ? " (released: devices ungrabbed)" : "",
+	       bool_of(st, "locked", false) ? " (locked: the hotkeys do not switch)" : "");
 	printf("targets:\n");
 	struct json_object *ts = member(st, "targets", json_type_array);
 	for (size_t i = 0; ts && i < json_object_array_length(ts); i++) {
@@ -292,6 +293,41 @@ static int print_structured(const struct proto_request *req, const char *text, b
 	return EXIT_OK;
 }
 
+/* One line of `kvmswitch monitor`: DEVICE (NODE)  KEY down|up  -> WHERE. */
+static void print_monitor_event(const char *text)
+{
+	char err[128];
+	struct json_object *e = parse_json(text, err, sizeof(err));
+	if (!e || !json_object_is_type(e, json_type_object)) {
+		printf("? %s\n", text);
+		json_object_put(e);
+		return;
+	}
+	char dev[160], where[160];
+	snprintf(dev, sizeof(dev), "%s (%s)", str_of(e, "device", "?"), str_of(e, "node", "?"));
+	const char *route = str_of(e, "route", "?"), *target = str_of(e, "target", "?");
+	if (!strcmp(route, "target") && bool_of(e, "shared_key", false) && strcmp(target, "host"))
+		snprintf(where, sizeof(where), "host + %s (shared key)", target);
+	else if (!strcmp(route, "target"))
+		snprintf(where, sizeof(where), "%s%s", target,
+			 bool_of(e, "host_key", false)    ? " (host key)"
+			 : bool_of(e, "shared_key", false) ? " (shared key)"
+			 : bool_of(e, "host_only", false)  ? " (host-only device)"
+							   : "");
+	else if (!strcmp(route, "host-read"))
+		snprintf(where, sizeof(where), "host (it reads the device itself)%s",
+			 bool_of(e, "hotkey", false) ? ", and a hotkey" : "");
+	else if (!strcmp(route, "hotkey"))
+		snprintf(where, sizeof(where), "nowhere: a hotkey");
+	else
+		snprintf(where, sizeof(where), "%s", route);
+	if (!strcmp(str_of(e, "type", ""), "key"))
+		printf("%-40s %-20s %-4s -> %s\n", dev, str_of(e, "key", "?"), str_of(e, "value", "?"), where);
+	else
+		printf("%-40s %-25s -> %s\n", dev, "motion", where);
+	json_object_put(e);
+}
+
 /* ---- the control socket ---- */
 
 int client_request(const char *socket_path, const struct proto_request *req, bool json)
@@ -341,6 +377,21 @@ int client_request(const char *socket_path, const struct proto_request *req, boo
 		rc = EXIT_OK;
 		if (req->cmd == PROTO_STATUS || req->cmd == PROTO_LIST) {
 			rc = print_structured(req, text, json);
+		} else if (req->cmd == PROTO_MONITOR) {
+			setvbuf(stdout, NULL, _IOLBF, 0);
+			if (!json)
+				printf("# DEVICE (NODE), KEY NAME (as kvmswitch.conf takes it), down or up, where it went\n");
+			consume_line(buf, &len);
+			while ((reply = read_line(fd, &buf, &len, &cap, -1))) {
+				const char *ev = strncmp(reply, "event input ", 12) == 0 ? reply + 12 : NULL;
+				if (ev && json)
+					printf("%s\n", ev);
+				else if (ev)
+					print_monitor_event(ev);
+				consume_line(buf, &len);
+			}
+			fprintf(stderr, "kvmswitch: the daemon at %s went away\n", path);
+			rc = EXIT_NO_DAEMON;
 		} else if (req->cmd == PROTO_SUBSCRIBE) {
 			setvbuf(stdout, NULL, _IOLBF, 0);
 			printf("active %s\n", strncmp(text, "subscribed ", 11) == 0 ? text + 11 : text);

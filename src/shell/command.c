@@ -141,6 +141,23 @@ int command_run(const struct command *cmd, const struct proto_request *req, cons
 	case PROTO_SUBSCRIBE:
 		sink->subscribe(sink->data);
 		reply(sink, "ok subscribed %s", active_name(cmd));
+		/* What a status bar needs from the start; later changes come as
+		 * they happen (daemon.c, out_locked). */
+		if (router_is_locked(cmd->router))
+			reply(sink, "event lock on");
+		break;
+	case PROTO_LOCK:
+	case PROTO_UNLOCK:
+		router_lock(cmd->router, req->cmd == PROTO_LOCK);
+		reply(sink, "ok %s", req->cmd == PROTO_LOCK ? "locked" : "unlocked");
+		break;
+	case PROTO_MONITOR:
+		if (!sink->monitor) {
+			reply(sink, "error 'monitor' is not available here");
+			break;
+		}
+		sink->monitor(sink->data);
+		reply(sink, "ok monitoring");
 		break;
 	case PROTO_PING:
 		reply(sink, "ok pong");

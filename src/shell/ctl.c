@@ -19,6 +19,8 @@
 struct ctl_client {
 	struct ctl *ctl;
 	bool subscribed;
+	bool monitoring; /* gets the input events (monitor) */
+	uid_t uid;       /* SO_PEERCRED at accept */
 	uint64_t ticket; /* a deferred reply is owed (sink_defer), or 0 */
 };
 
@@ -33,8 +35,18 @@ struct ctl {
 	uint64_t last_ticket;
 };
 
-/* The control socket may run every command. */
+/* The daemon's own user may run every command. */
 static const struct command_perms local_perms = { NULL, NULL };
+
+/* Root (when the daemon runs as another user) may run every command but
+ * monitor, which shows what is typed: for the daemon's own user only
+ * (docs/SECURITY.md). */
+static bool not_monitor(enum proto_cmd cmd)
+{
+	return cmd != PROTO_MONITOR;
+}
+
+static const struct command_perms root_perms = { not_monitor, "is only for the daemon's own user: it shows what is typed" };
 
 int ctl_default_path(char *buf, size_t len, char *err, size_t errlen)
 {
@@ -222,6 +234,7 @@ static void on_accept(void *data)
 		if (conn) {
 			struct ctl_client *c = linesrv_data(conn);
 			c->ctl = ctl;
+			c->uid = cred.uid;
 		}
 	}
 }
@@ -252,17 +265,27 @@ static void sink_subscribe(void *data)
 	linesrv_set_deadline(conn, UINT64_MAX); /* never idle */
 }
 
+static void sink_monitor(void *data)
+{
+	struct linesrv_conn *conn = data;
+	struct ctl_client *c = linesrv_data(conn);
+	c->monitoring = true;
+	linesrv_set_deadline(conn, UINT64_MAX); /* never idle */
+}
+
 static void on_line(void *data, struct linesrv_conn *conn, const char *line, size_t len)
 {
 	struct ctl *ctl = data;
+	struct ctl_client *c = linesrv_data(conn);
 	struct proto_request req;
 	char err[256];
 	if (proto_parse(line, len, &req, err, sizeof(err)) < 0) {
 		linesrv_reply(conn, "error %s", err);
 		return;
 	}
-	const struct command_sink sink = { conn, sink_reply, sink_defer, sink_subscribe };
-	command_run(ctl->cmd, &req, &local_perms, &sink);
+	bool owner = c->uid == getuid();
+	const struct command_sink sink = { conn, sink_reply, sink_defer, sink_subscribe, owner ? sink_monitor : NULL };
+	command_run(ctl->cmd, &req, owner ? &local_perms : &root_perms, &sink);
 }
 
 static void on_overlong(void *data, struct linesrv_conn *conn)
@@ -285,6 +308,25 @@ void ctl_broadcast(struct ctl *ctl, const char *line)
 	for (struct linesrv_conn *conn = linesrv_first(ctl->srv); conn; conn = linesrv_next(conn)) {
 		struct ctl_client *c = linesrv_data(conn);
 		if (!c->subscribed || !linesrv_reading(conn))
+			continue;
+		linesrv_reply(conn, "%s", line);
+		linesrv_flush(conn);
+	}
+}
+
+unsigned ctl_monitors(struct ctl *ctl)
+{
+	unsigned n = 0;
+	for (struct linesrv_conn *conn = linesrv_first(ctl->srv); conn; conn = linesrv_next(conn))
+		n += ((struct ctl_client *)linesrv_data(conn))->monitoring && linesrv_reading(conn);
+	return n;
+}
+
+void ctl_monitor_send(struct ctl *ctl, const char *line)
+{
+	for (struct linesrv_conn *conn = linesrv_first(ctl->srv); conn; conn = linesrv_next(conn)) {
+		struct ctl_client *c = linesrv_data(conn);
+		if (!c->monitoring || !linesrv_reading(conn))
 			continue;
 		linesrv_reply(conn, "%s", line);
 		linesrv_flush(conn);

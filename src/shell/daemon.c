@@ -28,6 +28,7 @@
 #include "inputs.h"
 #include "listener.h"
 #include "log.h"
+#include "monitor.h"
 #include "outputs.h"
 #include "virt.h"
 
@@ -66,6 +67,8 @@ struct daemon {
 	struct inputs *inputs;   /* the physical devices */
 	struct outputs *outputs; /* the targets' virtual devices */
 	struct counters n;
+	struct monitor monitor; /* `kvmswitch monitor`: on while a client asks */
+	bool monitoring;
 	uint64_t now;
 	uint64_t next_ctl_tick;
 	bool quit;
@@ -130,6 +133,12 @@ static void out_host_release(void *data, int i, unsigned code)
 	inputs_host_release(d->inputs, i, code);
 }
 
+static bool out_queued(void *data, int i)
+{
+	struct daemon *d = data;
+	return inputs_queued(d->inputs, i);
+}
+
 static void out_leds(void *data, int i, uint32_t leds)
 {
 	struct daemon *d = data;
@@ -160,6 +169,43 @@ static void out_switched(void *data, int from, int to, enum switch_reason why)
 		hooks_switched(d->hooks, d->cfg, from, to, switch_reason_name(why), d->now);
 	if (d->virt)
 		virt_switched(d->virt, from, to);
+}
+
+static void out_locked(void *data, bool on)
+{
+	struct daemon *d = data;
+	log_info("hotkey switching %s", on ? "locked" : "unlocked");
+	if (d->ctl)
+		ctl_broadcast(d->ctl, on ? "event lock on" : "event lock off");
+}
+
+/* ---- the monitor (monitor.c): never logged ---- */
+
+static void on_trace(void *data, int slot, const struct input_event *ev, enum router_route route, int target,
+		     unsigned flags)
+{
+	struct daemon *d = data;
+	const struct monitor_source src = { slot, inputs_node(d->inputs, slot), inputs_name(d->inputs, slot) };
+	struct json j;
+	json_init(&j);
+	if (monitor_format(&d->monitor, &j, d->cfg, &src, ev, route, target, flags, d->now) && json_text(&j)) {
+		char *line = NULL;
+		if (asprintf(&line, "event input %s", json_text(&j)) >= 0)
+			ctl_monitor_send(d->ctl, line);
+		free(line);
+	}
+	json_finish(&j);
+}
+
+/* The router tells where events go only while a client watches. */
+static void update_monitor(struct daemon *d)
+{
+	bool want = d->ctl && ctl_monitors(d->ctl) > 0;
+	if (want == d->monitoring)
+		return;
+	d->monitoring = want;
+	router_set_trace(d->router, want ? on_trace : NULL, d);
+	log_info("monitor: %s", want ? "a client watches the input events" : "no client watches the input events");
 }
 
 /* ---- reload ---- */
@@ -237,6 +283,7 @@ static void cmd_view(void *data, struct report_view *v)
 	for (int i = 0; i < ROUTER_MAX_DEVICES; i++) {
 		v->input[i].node = inputs_node(d->inputs, i);
 		v->input[i].name = inputs_name(d->inputs, i);
+		v->input[i].host_only = inputs_host_only(d->inputs, i);
 	}
 	const struct inputs_counters *in = inputs_counters(d->inputs);
 	v->n = (struct report_counters){
@@ -250,6 +297,8 @@ static void cmd_view(void *data, struct report_view *v)
 		.open_failures = in->open_failures,
 		.reloads = d->n.reloads,
 		.clients = d->ctl ? ctl_client_count(d->ctl) : 0,
+		.monitors = d->ctl ? ctl_monitors(d->ctl) : 0,
+		.monitor_events = d->monitor.events,
 	};
 }
 
@@ -326,6 +375,7 @@ static void on_timer(struct daemon *d)
 	if (d->ctl && d->now >= d->next_ctl_tick) {
 		ctl_tick(d->ctl, d->now);
 		d->next_ctl_tick = d->now + 60 * 1000;
+		update_monitor(d);
 	}
 	hooks_tick(d->hooks, d->now);
 	listener_tick(d->listener, d->now);
@@ -423,7 +473,7 @@ static int setup(struct daemon *d, char *err, size_t errlen)
 	}
 	epoll_set(d, EPOLL_CTL_ADD, virt_fd(d->virt), TAGGED(TAG_VIRT, 0));
 	const struct router_output out = {
-		d, out_emit, out_grab, out_leds, out_prepare, out_switched, out_host_release
+		d, out_emit, out_grab, out_leds, out_prepare, out_switched, out_host_release, out_locked, out_queued
 	};
 	d->router = router_create(d->cfg, &out);
 	/* Requests are read only in the loop, so the socket and the listener
@@ -522,6 +572,7 @@ int daemon_run(const struct daemon_options *opt)
 				break;
 			case TAG_CTL:
 				ctl_dispatch(d->ctl, d->now);
+				update_monitor(d);
 				break;
 			case TAG_HOOKS:
 				hooks_dispatch(d->hooks, d->now);

@@ -276,9 +276,14 @@ int evdev_in_grab(struct evdev_in *d, bool on, struct router_grab *res)
 	}
 	if (ob >= 0)
 		close(ob);
-	struct pollfd pfd = { d->fd, POLLIN, 0 };
-	res->queue_empty = d->fr.n == 0 && poll(&pfd, 1, 0) == 0;
+	res->queue_empty = !evdev_in_queued(d);
 	return rc < 0 ? rc : 0;
+}
+
+bool evdev_in_queued(const struct evdev_in *d)
+{
+	struct pollfd pfd = { d->fd, POLLIN, 0 };
+	return d->fr.n != 0 || poll(&pfd, 1, 0) != 0;
 }
 
 int evdev_in_inject_release(struct evdev_in *d, unsigned code)

@@ -25,6 +25,7 @@ struct retry {
 struct pdev {
 	struct evdev_in *in;
 	struct discovered disc; /* for the match rules again on reload */
+	bool host_only;         /* [input] host-only */
 };
 
 struct inputs {
@@ -114,13 +115,20 @@ static void retry_cancel(struct inputs *in, const char *node)
 }
 
 /* Takes a device the match rules select. `attempts` counts EACCES retries. */
+/* The match rules' verdict on a device, host-only lines included. */
+static void decide(const struct config *cfg, const struct device_desc *desc, struct match_verdict *v)
+{
+	match_decide(cfg->match, cfg->n_match, cfg->exclude, cfg->n_exclude, desc, v);
+	match_host_only(cfg->host_only, cfg->n_host_only, desc, v);
+}
+
 static void add(struct inputs *in, const struct discovered *dev, int attempts)
 {
 	const struct config *cfg = in->cfg;
 	struct match_verdict v;
 	if (find_node(in, dev->node) >= 0)
 		return;
-	match_decide(cfg->match, cfg->n_match, cfg->exclude, cfg->n_exclude, &dev->desc, &v);
+	decide(cfg, &dev->desc, &v);
 	if (!v.take) {
 		log_debug("input %s (%s) not taken: %s", dev->node, dev->name, v.reason);
 		return;
@@ -154,8 +162,10 @@ static void add(struct inputs *in, const struct discovered *dev, int attempts)
 	}
 	p->in = ev;
 	discover_copy(&p->disc, dev);
+	p->host_only = v.host_only;
 	struct router_device_info info;
 	evdev_in_describe(ev, &info);
+	info.host_only = v.host_only;
 	if (info.absolute)
 		in->env.absolute(in->env.data);
 	in->dev[slot] = p;
@@ -192,9 +202,11 @@ void inputs_reconfigure(struct inputs *in, struct discover *ds, const struct con
 		struct match_verdict v;
 		if (!in->dev[i])
 			continue;
-		match_decide(cfg->match, cfg->n_match, cfg->exclude, cfg->n_exclude, &in->dev[i]->disc.desc, &v);
+		decide(cfg, &in->dev[i]->disc.desc, &v);
 		if (!v.take)
 			remove_slot(in, i, v.reason);
+		else if (v.host_only != in->dev[i]->host_only) /* taken again below, as it now is */
+			remove_slot(in, i, v.host_only ? "becomes host-only" : "is no longer host-only");
 	}
 	discover_enumerate(ds, on_enumerated, in);
 }
@@ -307,6 +319,11 @@ void inputs_host_release(struct inputs *in, int slot, unsigned code)
 		log_debug("%s (%s): gave the host a release it missed at a grab", p->disc.node, p->disc.name);
 }
 
+bool inputs_queued(const struct inputs *in, int slot)
+{
+	return in->dev[slot] && evdev_in_queued(in->dev[slot]->in);
+}
+
 void inputs_set_leds(struct inputs *in, int slot, uint32_t leds)
 {
 	for (int k = 0; k < ROUTER_MAX_DEVICES; k++) {
@@ -330,6 +347,11 @@ const char *inputs_node(const struct inputs *in, int slot)
 const char *inputs_name(const struct inputs *in, int slot)
 {
 	return slot >= 0 && slot < ROUTER_MAX_DEVICES && in->dev[slot] ? in->dev[slot]->disc.name : NULL;
+}
+
+bool inputs_host_only(const struct inputs *in, int slot)
+{
+	return slot >= 0 && slot < ROUTER_MAX_DEVICES && in->dev[slot] && in->dev[slot]->host_only;
 }
 
 bool inputs_holding(const struct inputs *in, const struct config *cfg, int target)

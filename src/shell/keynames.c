@@ -208,3 +208,83 @@ const char *keynames_code_name(unsigned code)
 {
 	return libevdev_event_code_get_name(EV_KEY, code);
 }
+
+const char *keynames_config_name(unsigned code, char *buf, size_t len)
+{
+	const char *n = libevdev_event_code_get_name(EV_KEY, code);
+	if (!n || len == 0)
+		return NULL;
+	if (strncmp(n, "KEY_", 4) != 0) {
+		snprintf(buf, len, "%s", n);
+		return buf;
+	}
+	size_t i = 0;
+	for (n += 4; n[i] && i + 1 < len; i++)
+		buf[i] = (char)tolower((unsigned char)n[i]);
+	buf[i] = '\0';
+	return buf;
+}
+
+/* Does `name` resolve to exactly `code` (or, for a keysym, include it)? */
+static bool names_code(struct keynames *kn, const char *name, unsigned code, bool exactly)
+{
+	uint16_t codes[CHORD_MAX_ALTS];
+	int n = resolve(kn, name, codes, CHORD_MAX_ALTS);
+	if (exactly)
+		return n == 1 && codes[0] == code;
+	for (int i = 0; i < n; i++)
+		if (codes[i] == code)
+			return true;
+	return false;
+}
+
+void keynames_list(struct keynames *kn, FILE *out)
+{
+	struct xkb_keymap *km = keymap(kn);
+	fprintf(out, "# Key names for chords (hotkey, emergency, lock, a target's hotkey), host-keys and shared-keys.\n");
+	fprintf(out, "# %-22s %-14s XKB keysyms (layout %s)\n", "NAME", "QEMU",
+		km ? kn->layout ? kn->layout : "the default" : "none: the keymap did not compile");
+	for (unsigned code = 1; code < KEY_CNT; code++) {
+		char name[64];
+		if ((!key_is_keyboard(code) && !key_is_mouse_button(code)) || code == KEY_MAX ||
+		    !keynames_config_name(code, name, sizeof(name)) || !names_code(kn, name, code, true))
+			continue;
+		const char *q = "-";
+		for (size_t i = 0; i < sizeof(qcodes) / sizeof(qcodes[0]); i++)
+			if (qcodes[i].code == code) {
+				q = qcodes[i].name;
+				break;
+			}
+		/* The keysyms on the key, in the first layout: those with a
+		 * capital are read as keysyms (a lower-case one as an evdev name). */
+		char syms_text[256] = "";
+		size_t off = 0;
+		xkb_keycode_t kc = code + 8;
+		for (xkb_level_index_t l = 0; km && l < xkb_keymap_num_levels_for_key(km, kc, 0); l++) {
+			const xkb_keysym_t *syms;
+			int ns = xkb_keymap_key_get_syms_by_level(km, kc, 0, l, &syms);
+			for (int k = 0; k < ns && off + 66 < sizeof(syms_text); k++) {
+				char sym[64], word[66];
+				bool mixed = false;
+				if (xkb_keysym_get_name(syms[k], sym, sizeof(sym)) <= 0)
+					continue;
+				for (const char *p = sym; *p; p++)
+					mixed |= isupper((unsigned char)*p) != 0;
+				snprintf(word, sizeof(word), " %s ", sym);
+				char padded[sizeof(syms_text) + 2];
+				snprintf(padded, sizeof(padded), "%s ", syms_text);
+				if (mixed && !strstr(padded, word) && names_code(kn, sym, code, false))
+					off += (size_t)snprintf(syms_text + off, sizeof(syms_text) - off, " %s", sym);
+			}
+		}
+		if (*syms_text)
+			fprintf(out, "%-24s %-14s%s\n", name, q, syms_text);
+		else if (strcmp(q, "-"))
+			fprintf(out, "%-24s %s\n", name, q);
+		else
+			fprintf(out, "%s\n", name);
+	}
+	fprintf(out, "# Also: QEMU's grab-toggle values as whole chords (ctrl-ctrl, alt-alt, shift-shift, meta-meta,\n"
+		     "# scrolllock, ctrl-scrolllock), every KEY_* or BTN_* name in full, and any keysym of the layout.\n"
+		     "# `kvmswitch monitor` shows the name of each key as it is pressed.\n");
+}

@@ -328,7 +328,7 @@ static void on_line(void *data, struct linesrv_conn *conn, const char *line, siz
 	}
 	/* Answered at once: no deferral (a usb target's attach is not awaited). */
 	struct answer a = { "error internal: no reply" };
-	const struct command_sink sink = { &a, sink_reply, NULL, NULL };
+	const struct command_sink sink = { &a, sink_reply, NULL, NULL, NULL };
 	if (command_run(l->cmd, &req, &network_perms, &sink) < 0)
 		log_warn("listener: %s sent '%s', which is not allowed over the network", c->peer,
 			 proto_cmd_name(req.cmd));

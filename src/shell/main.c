@@ -10,6 +10,7 @@
 #include "core/proto.h"
 #include "daemon.h"
 #include "discover.h"
+#include "keynames.h"
 #include "libvirt_xml_cmd.h"
 #include "log.h"
 
@@ -32,6 +33,9 @@ static const char usage_text[] =
 	"  release               emergency: ungrab everything, host active\n"
 	"  reload                re-read the configuration (kept if invalid)\n"
 	"  subscribe             print a line on every switch\n"
+	"  lock | unlock         the hotkeys stop (start) switching; commands still do\n"
+	"  monitor [--json]      each key typed, its name and where it went (live)\n"
+	"  keys [-c FILE]        the key names a chord, host-keys and shared-keys take\n"
 	"  remote [--secret-file FILE] ADDRESS COMMAND\n"
 	"                        switch through a [listener] (e.g. from a guest)\n"
 	"  libvirt-xml [-c FILE] [--passthrough] TARGET\n"
@@ -69,6 +73,15 @@ static const struct cmd_help helps[] = {
 	{ "release", "usage: kvmswitch release\nEmergency: release every key, ungrab every device, host active.\n" },
 	{ "reload", "usage: kvmswitch reload\nRe-read the configuration; an invalid one is refused and the old kept.\n" },
 	{ "subscribe", "usage: kvmswitch subscribe\nPrint 'active NAME', then 'switch FROM TO REASON' on every switch.\n" },
+	{ "lock", "usage: kvmswitch lock\nThe cycling and target hotkeys stop switching (the emergency chord and\n"
+		  "commands still work) until `kvmswitch unlock` or the lock chord.\n" },
+	{ "unlock", "usage: kvmswitch unlock\nThe hotkeys switch again.\n" },
+	{ "monitor", "usage: kvmswitch monitor [--json]\nShow, live, each key and button pressed and released on the devices\n"
+		     "kvmswitch takes (and their motion, once a second), by the name kvmswitch.conf\n"
+		     "takes, and where it went. Only for the daemon's own user. --json: one JSON\n"
+		     "object per event.\n" },
+	{ "keys", "usage: kvmswitch keys [-c FILE]\nList the key names a chord, host-keys and shared-keys take, with\n"
+		  "QEMU's name and the XKB keysyms of the configured layout.\n" },
 	{ "remote", client_remote_help },
 	{ "libvirt-xml", virt_xml_help },
 };
@@ -138,6 +151,22 @@ bad:
 	return -1;
 }
 
+static int cmd_keys(const struct args *a)
+{
+	char path[4096], err[CONFIG_ERR_MAX];
+	struct config *cfg = conffile_read(a->config, path, sizeof(path), err, sizeof(err));
+	if (!cfg) {
+		fprintf(stderr, "%s\n", err);
+		return EXIT_REFUSED;
+	}
+	struct keynames *kn = keynames_create(cfg->xkb_layout, cfg->xkb_variant, cfg->xkb_model, cfg->xkb_options);
+	if (kn)
+		keynames_list(kn, stdout);
+	keynames_destroy(kn);
+	config_destroy(cfg);
+	return kn ? EXIT_OK : EXIT_REFUSED;
+}
+
 static int cmd_check(const struct args *a)
 {
 	char path[4096], err[CONFIG_ERR_MAX];
@@ -177,6 +206,7 @@ static void list_one(void *data, const struct discovered *dev)
 	struct match_verdict v;
 	char kinds[128];
 	match_decide(l->cfg->match, l->cfg->n_match, l->cfg->exclude, l->cfg->n_exclude, &dev->desc, &v);
+	match_host_only(l->cfg->host_only, l->cfg->n_host_only, &dev->desc, &v);
 	kinds_text(dev->desc.kinds, kinds, sizeof(kinds));
 	l->n++;
 	if (!l->json) {
@@ -198,6 +228,8 @@ static void list_one(void *data, const struct discovered *dev)
 	json_string(j, kinds);
 	json_key(j, "take");
 	json_bool(j, v.take);
+	json_key(j, "host_only");
+	json_bool(j, v.host_only);
 	json_key(j, "reason");
 	json_string(j, v.reason);
 	json_key(j, "links");
@@ -263,7 +295,7 @@ int main(int argc, char **argv)
 		return virt_xml_main(argc - 1, argv + 1);
 	}
 	struct args a;
-	bool local = !strcmp(cmd, "run") || !strcmp(cmd, "check") || !strcmp(cmd, "list");
+	bool local = !strcmp(cmd, "run") || !strcmp(cmd, "check") || !strcmp(cmd, "list") || !strcmp(cmd, "keys");
 	if (parse_args(cmd, argc - 1, argv + 1, &a, local) < 0)
 		return EXIT_USAGE;
 	int npos = argc - 1 - a.first;
@@ -285,6 +317,14 @@ int main(int argc, char **argv)
 		}
 		struct proto_request lreq = { .cmd = PROTO_LIST };
 		return client_request(NULL, &lreq, a.json);
+	}
+	if (!strcmp(cmd, "keys")) {
+		if (npos) {
+			help_for(cmd, stderr);
+			return EXIT_USAGE;
+		}
+		log_init(LOG_WARN);
+		return cmd_keys(&a);
 	}
 	if (!strcmp(cmd, "check") || !strcmp(cmd, "list")) {
 		if (npos) {

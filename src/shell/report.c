@@ -22,6 +22,10 @@ static void inputs_json(const struct report_view *v, struct json *j)
 		json_bool(j, router_device_grabbed(v->router, i));
 		json_key(j, "pending");
 		json_bool(j, router_device_pending(v->router, i));
+		if (v->input[i].host_only) { /* only then: what scripts read stays as it was */
+			json_key(j, "host_only");
+			json_bool(j, true);
+		}
 		json_object_end(j);
 	}
 	json_array_end(j);
@@ -42,6 +46,8 @@ void report_status(const struct report_view *v, struct json *j)
 	json_string(j, v->cfg->target[active].name);
 	json_key(j, "released");
 	json_bool(j, router_is_released(v->router));
+	json_key(j, "locked");
+	json_bool(j, router_is_locked(v->router));
 	json_key(j, "targets");
 	json_array_begin(j);
 	for (size_t t = 0; t < v->cfg->n_target; t++) {
@@ -117,6 +123,8 @@ void report_status(const struct report_view *v, struct json *j)
 		{ "open_failures", v->n.open_failures },
 		{ "reloads", v->n.reloads },
 		{ "clients", v->n.clients },
+		{ "monitors", v->n.monitors },
+		{ "monitor_events", v->n.monitor_events },
 	};
 	for (size_t i = 0; i < sizeof(counters) / sizeof(counters[0]); i++) {
 		json_key(j, counters[i].key);

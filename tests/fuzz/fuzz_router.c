@@ -32,10 +32,17 @@
  *    no keystroke is doubled;
  *  - after all keys are released at the source, router_target_held() == 0,
  *    nothing is down on any target and the host holds no key of any device;
- *    after router_shutdown() nothing is grabbed.
+ *    after router_shutdown() nothing is grabbed;
+ *  - game time (issue 15): a press of a host key, and every press and motion
+ *    of a host-only device, reaches only the host; while locked no hotkey
+ *    switches; the lock is what start-locked said at start and survives
+ *    reloads; with the trace on, every key event read (but autorepeats) gets exactly one
+ *    route, a valid one (read by the host only if the host read it, to the
+ *    host for host keys and host-only devices).
  *
  * Input (every byte string is valid; letters make seeds readable):
- *   byte 0        config selector (see config_text)
+ *   byte 0        config selector (see config_text); with bit 7 set, an
+ *                 extras byte follows (see config_text)
  *   then ops, op = byte & 15:
  *     'p' 0 tick: next byte * 25 ms, then router_tick
  *     'a' 1 add device: slot, flags, held
@@ -50,12 +57,16 @@
  *     'e' 5 switch: target byte
  *     'f' 6 next   'g' 7 prev   'h' 8 toggle   'i' 9 release (emergency)
  *     'j' 10 consumer LED write: target, code, value
- *     'k' 11 reload: config selector
+ *     'k' 11 reload: config selector (and extras, as byte 0)
  *     'l' 12 toggle "prepare() refuses" for a target
  *     'm' 13 toggle "EVIOCGRAB fails" for a slot
  *     'n' 14 release every key down at the source of a slot
  *     'o' 15 a long frame: slot, count, base: keys base*3 .. +count
+ *   With bit 7 set, (byte & 15) < 4 is one of the game-time ops instead:
+ *     0 lock, 1 unlock (router_lock), 2 trace on, 3 trace off.
  *   slot = byte & 7: 0..5, 6 = 127 (the last valid), 7 = 128 (invalid).
+ *   add's flags: bit 0 keyboard, 1 absolute, 2 LEDs, 3-4 ABS range, 7
+ *   host-only. (Bit 7 is never set in the ASCII seeds, whose meaning stays.)
  *   Queued frames stay queued across other ops (switches, grabs) until the
  *   device is read again ('c', 'n', 'o', or the end).
  *
@@ -130,6 +141,11 @@ struct fz {
 	bool saw_emergency;   /* switched(..., SWITCH_EMERGENCY) */
 	bool grab_while_held; /* a grab change while the source held a key */
 	int grab_while_held_slot;
+	/* game time */
+	int feeding_slot;    /* the device being read (router_feed), or -1 */
+	bool tracing;        /* router_set_trace is on */
+	size_t key_events;   /* key events but autorepeats fed while tracing */
+	size_t key_routes;   /* routes of key events the trace reported */
 };
 
 static struct fz F;
@@ -244,10 +260,19 @@ static void cb_emit(void *data, int t, enum vkind kind, const struct input_event
 					    "doubled",
 					    e->type == EV_KEY ? "a press" : "motion", (long long)F.host_stamps[k],
 					    tname(t), vkind_name(kind));
+		int host = config_host_index(F.cfg);
+		int fi = F.feeding_slot >= 0 ? idx(F.feeding_slot) : -1;
+		if (t != host && fi >= 0 && F.info[fi].host_only &&
+		    ((e->type == EV_KEY && e->value == 1) || e->type == EV_REL || e->type == EV_ABS))
+			die("%s of host-only device d%d reached %s %s", e->type == EV_KEY ? "a press" : "motion",
+			    F.feeding_slot, tname(t), vkind_name(kind));
 		if (e->type != EV_KEY)
 			continue;
 		if (e->code >= KEY_CNT)
 			die("key code %u emitted", e->code);
+		if (t != host && e->value == 1 && kind != VK_TABLET && keyset_has(&F.cfg->host_keys.keys, e->code))
+			die("host key %s pressed on %s %s", kname(EV_KEY, e->code, nb, sizeof(nb)), tname(t),
+			    vkind_name(kind));
 		bool kb = kind == VK_KEYBOARD;
 		if (kb ? !key_is_keyboard(e->code) : !key_is_mouse_button(e->code))
 			die("code %u on %s's %s", e->code, tname(t), vkind_name(kind));
@@ -334,7 +359,66 @@ static void cb_switched(void *data, int from, int to, enum switch_reason why)
 		die("switched(%d, %d)", from, to);
 	if (why == SWITCH_EMERGENCY)
 		F.saw_emergency = true;
+	if (router_is_locked(F.r) && (why == SWITCH_HOTKEY || why == SWITCH_TARGET_HOTKEY))
+		die("a hotkey switched %s -> %s while locked", tname(from), tname(to));
 	tr("> switched %s -> %s (%s)", tname(from), tname(to), switch_reason_name(why));
+}
+
+static void cb_locked(void *data, bool on)
+{
+	if (router_is_locked(F.r) != on)
+		die("locked(%d) but router_is_locked says %d", on, router_is_locked(F.r));
+	tr("> lock %s", on ? "on" : "off");
+}
+
+/* A route for the monitor: valid, and as the harness knows the event was
+ * read (the host read it, or it came from a resync that counts as the
+ * host's). Printed as golden/monitor.t shows it. */
+static void cb_trace(void *data, int dev, const struct input_event *e, enum router_route route, int target,
+		     unsigned flags)
+{
+	static const char *const routes[] = { [ROUTE_TARGET] = "?", [ROUTE_HOST_READ] = "host-read",
+					       [ROUTE_HOTKEY] = "hotkey", [ROUTE_NOWHERE] = "nowhere" };
+	if (!F.tracing)
+		die("a route while the trace is off");
+	if (dev != F.feeding_slot)
+		die("a route of d%d while d%d is read", dev, F.feeding_slot);
+	if ((unsigned)route > ROUTE_NOWHERE)
+		die("route %d", route);
+	int host = config_host_index(F.cfg);
+	if ((route == ROUTE_TARGET) != (target >= 0) || target >= (int)F.cfg->n_target)
+		die("route %d to target %d", route, target);
+	if (route == ROUTE_TARGET && (flags & (ROUTE_F_HOST_KEY | ROUTE_F_HOST_ONLY)) && target != host)
+		die("a host key or a host-only device's event routed to %s", tname(target));
+	if (route == ROUTE_HOST_READ && !F.in_resync) {
+		bool read = false;
+		for (size_t k = 0; k < F.n_host_stamps; k++)
+			read |= framer_stamp_us(e) == F.host_stamps[k];
+		if (!read)
+			die("route host-read of an event only kvmswitch read (stamp %lldus)",
+			    (long long)framer_stamp_us(e));
+	}
+	if (e->type == EV_KEY)
+		F.key_routes++;
+	char ev[64], nb[32];
+	const char *name = kname(e->type, e->code, nb, sizeof(nb));
+	if (e->type == EV_KEY)
+		snprintf(ev, sizeof(ev), "%c%s", e->value ? '+' : '-', name);
+	else
+		snprintf(ev, sizeof(ev), "%s=%d", name, e->value);
+	tr("> route %s %s %s%s%s%s%s", dname(dev), ev, route == ROUTE_TARGET ? tname(target) : routes[route],
+	   flags & ROUTE_F_SHARED ? " shared" : "", flags & ROUTE_F_HOST_KEY ? " host-key" : "",
+	   flags & ROUTE_F_HOST_ONLY ? " host-only" : "", flags & ROUTE_F_CHORD ? " chord" : "");
+}
+
+/* The key events of a batch the router will route (for the trace's count). */
+static void count_key_events(const struct input_event *ev, size_t n)
+{
+	if (!F.tracing)
+		return;
+	for (size_t k = 0; k < n; k++)
+		if (ev[k].type == EV_KEY && ev[k].code < KEY_CNT && ev[k].value != 2) /* -1 is a press too */
+			F.key_events++;
 }
 
 static void inject_frame(int i, unsigned code, int value);
@@ -355,23 +439,47 @@ static void cb_host_release(void *data, int dev, unsigned code)
 	inject_frame(i, code, 0);
 }
 
-static const struct router_output out = { NULL, cb_emit, cb_grab, cb_leds, cb_prepare, cb_switched, cb_host_release };
+static bool cb_queued(void *data, int dev)
+{
+	int i = idx(dev);
+	if (i < 0 || !F.live[i])
+		die("queued(%d) of a device that does not exist", dev);
+	return F.qlen[i] > 0;
+}
+
+static const struct router_output out = {
+	NULL, cb_emit, cb_grab, cb_leds, cb_prepare, cb_switched, cb_host_release, cb_locked, cb_queued,
+};
 
 /* ---- configs ---- */
 
 /* bit 0: host virtual; bits 1-2: 1-3 evdev targets; bit 3: a usb target;
  * bit 4: host declared last (else first, or implicit); bit 5: target
- * hotkeys; bit 6: return-after on g1; bit 7: start on g1. */
-static void config_text(uint8_t s, char *buf, size_t len)
+ * hotkeys; bit 6: return-after on g1; bit 7: the extras byte `x` counts.
+ * Extras (game time): bit 0 host-keys, 1 shared-keys, 2 a lock chord, 3
+ * hotkey-action = toggle, 4 start-locked, 6 start on g1. (Before the
+ * extras, bit 7 of s was "start on g1"; no seed has it set.) */
+static void config_text(uint8_t s, uint8_t x, char *buf, size_t len)
 {
 	int n_ev = 1 + ((s >> 1) & 3) % 3;
-	bool host_virtual = s & 1, usb = s & 8, host_last = s & 16, hot = s & 32, ret = s & 64,
-	     start_g1 = s & 128;
+	bool host_virtual = s & 1, usb = s & 8, host_last = s & 16, hot = s & 32, ret = s & 64;
+	if (!(s & 128))
+		x = 0;
 	size_t off = 0;
 #define ADD(...) (off += (size_t)snprintf(buf + off, len - off, __VA_ARGS__))
 	ADD("[general]\n");
-	if (start_g1)
+	if (x & 64)
 		ADD("start = g1\n");
+	if (x & 1)
+		ADD("host-keys = a pause btn_middle\n");
+	if (x & 2)
+		ADD("shared-keys = b capslock btn_right\n");
+	if (x & 4)
+		ADD("lock = leftshift+f1\n");
+	if (x & 8)
+		ADD("hotkey-action = toggle\n");
+	if (x & 16)
+		ADD("start-locked = yes\n");
 	const char *host = host_virtual ? "[target host]\nmode = virtual\n" : hot ? "[target host]\n" : "";
 	if (!host_last)
 		ADD("%s", host);
@@ -398,10 +506,10 @@ static void config_text(uint8_t s, char *buf, size_t len)
 #undef ADD
 }
 
-static struct config *make_config(uint8_t s)
+static struct config *make_config(uint8_t s, uint8_t x)
 {
 	char text[1024], err[CONFIG_ERR_MAX];
-	config_text(s, text, sizeof(text));
+	config_text(s, x, text, sizeof(text));
 	struct config *cfg = config_parse(text, strlen(text), "fuzz.conf", err, sizeof(err));
 	if (!cfg || config_resolve_keys(cfg, &test_resolver, err, sizeof(err)) < 0)
 		die("config %#x does not load: %s\n%s", s, err, text);
@@ -425,6 +533,9 @@ static void check_state(const char *after)
 		die("after %s: d%d changed grab while a key was down at its source", after,
 		    F.grab_while_held_slot);
 	F.grab_while_held = F.saw_emergency = false;
+	if (F.key_events != F.key_routes)
+		die("after %s: %zu key events were read with the trace on, but %zu routes reported", after,
+		    F.key_events, F.key_routes);
 	int active = router_active(F.r);
 	if (active < 0 || (size_t)active >= F.cfg->n_target)
 		die("after %s: active target %d", after, active);
@@ -434,11 +545,14 @@ static void check_state(const char *after)
 			die("after %s: router_target_held(%s) = %zu, but %zu keys are down there", after,
 			    tname((int)t), router_target_held(F.r, (int)t), n);
 	}
-	bool fwd = forwarding_now();
+	bool fwd_all = forwarding_now();
+	/* A host-only device is grabbed while the host reads our devices. */
+	bool fwd_host = !router_is_released(F.r) && config_target_forwards(F.cfg, config_host_index(F.cfg));
 	for (int i = 0; i < N_SLOTS; i++) {
 		if (!F.live[i])
 			continue;
 		int slot = i < 6 ? i : 127;
+		bool fwd = F.info[i].host_only ? fwd_host : fwd_all;
 		if (router_device_grabbed(F.r, slot) != F.grabbed[i])
 			die("after %s: d%d grabbed says %d, the callbacks say %d", after, slot,
 			    router_device_grabbed(F.r, slot), F.grabbed[i]);
@@ -451,8 +565,8 @@ static void check_state(const char *after)
 			    after, slot);
 		if (fwd && !F.grabbed[i] && !F.last_grab_failed[i])
 			die("after %s: d%d is not grabbed although %s is active and it has no "
-			    "key down",
-			    after, slot, tname(active));
+			    "key down%s",
+			    after, slot, tname(active), F.info[i].host_only ? " (host-only, virtual host)" : "");
 	}
 }
 
@@ -517,7 +631,10 @@ static void read_queue(int slot)
 	F.qlen[i] = 0;
 	trace_frames("", slot, batch, n);
 	track_keys(&F.fed_down[i], batch, n);
+	count_key_events(batch, n);
+	F.feeding_slot = slot;
 	router_feed(F.r, slot, batch, n, F.now);
+	F.feeding_slot = -1;
 	F.n_host_stamps = 0;
 }
 
@@ -594,7 +711,10 @@ static void drop_queue(int slot, uint8_t keep)
 	trace_frames("resync ", slot, ev, n);
 	track_keys(&F.fed_down[i], ev, n);
 	F.in_resync = true;
+	count_key_events(ev, n);
+	F.feeding_slot = slot;
 	router_feed_resync(F.r, slot, ev, n, F.now);
+	F.feeding_slot = -1;
 	F.in_resync = false;
 }
 
@@ -701,6 +821,7 @@ static void op_add(const uint8_t **p, const uint8_t *end)
 		info.abs_max[0] = info.abs_max[1] = ranges[r][1];
 	}
 	info.leds = flags & 4 ? 0x3 : 0;
+	info.host_only = flags & 128;
 	if ((held & 31) && keys[held & 31] < KEY_CNT)
 		keyset_set(&info.held, keys[held & 31], true);
 	if (held & 32)
@@ -716,8 +837,8 @@ static void op_add(const uint8_t **p, const uint8_t *end)
 		char ab[64] = "";
 		if (info.absolute)
 			snprintf(ab, sizeof(ab), " absolute %d %d", info.abs_min[0], info.abs_max[0]);
-		tr("device %s%s%s%s%s", dname(slot), info.keyboard ? " keyboard" : "", ab,
-		   info.leds ? " leds 0x3" : "", hl);
+		tr("device %s%s%s%s%s%s", dname(slot), info.keyboard ? " keyboard" : "", ab,
+		   info.leds ? " leds 0x3" : "", hl, info.host_only ? " host-only" : "");
 	}
 	bool was_live = i >= 0 && F.live[i];
 	if (i >= 0 && !was_live) {
@@ -774,10 +895,11 @@ static void release_source(int slot)
 	read_queue(slot);
 }
 
-static void reload(uint8_t s)
+static void reload(uint8_t s, uint8_t x)
 {
 	tr("reload");
-	struct config *next = make_config(s);
+	bool locked = router_is_locked(F.r);
+	struct config *next = make_config(s, x);
 	int map[CONFIG_MAX_TARGETS];
 	config_map_targets(F.cfg, next, map);
 	router_release_vanishing(F.r, map);
@@ -805,6 +927,27 @@ static void reload(uint8_t s)
 	F.cfg = next;
 	router_reconfigure(F.r, next, map, F.now);
 	config_destroy(old);
+	if (router_is_locked(F.r) != locked)
+		die("a reload changed the lock");
+}
+
+/* lock, unlock, trace on, trace off. */
+static void game_op(uint8_t op)
+{
+	switch (op) {
+	case 0:
+	case 1:
+		tr("%s", op == 0 ? "lock" : "unlock");
+		note_rc(router_lock(F.r, op == 0));
+		if (router_is_locked(F.r) != (op == 0))
+			die("router_lock(%d) left locked = %d", op == 0, router_is_locked(F.r));
+		break;
+	default:
+		tr("monitor %s", op == 2 ? "on" : "off");
+		F.tracing = op == 2;
+		router_set_trace(F.r, F.tracing ? cb_trace : NULL, NULL);
+		break;
+	}
 }
 
 static int target_of(uint8_t b)
@@ -821,19 +964,28 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	const uint8_t *p = data, *end = data + size;
 	tr("config");
-	F.cfg = make_config(*p++);
+	F.feeding_slot = -1;
+	uint8_t sel = *p++, extras = (sel & 128) && p < end ? *p++ : 0;
+	F.cfg = make_config(sel, extras);
 	F.r = router_create(F.cfg, &out);
 	if (!F.r)
 		die("router_create failed");
 	F.now = 1000;
 	tr("start");
 	router_start(F.r, F.now);
+	if (router_is_locked(F.r) != F.cfg->start_locked)
+		die("start-locked = %d, but locked = %d after the start", F.cfg->start_locked, router_is_locked(F.r));
 	check_state("start");
 	for (int ops = 0; p < end && ops < MAX_OPS; ops++) {
-		uint8_t op = *p++ & 15;
+		uint8_t opb = *p++, op = opb & 15;
 		tr("clock %lldus", (long long)F.now_us + 1);
 		uint8_t a = p < end ? *p : 0;
 		const char *what = "?";
+		if ((opb & 128) && op < 4) {
+			game_op(op);
+			check_state("a game-time op");
+			continue;
+		}
 		switch (op) {
 		case 0:
 			p++;
@@ -897,11 +1049,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			what = "led";
 			break;
 		}
-		case 11:
+		case 11: {
 			p++;
-			reload(a);
+			uint8_t x = (a & 128) && p < end ? *p++ : 0;
+			reload(a, x);
 			what = "reload";
 			break;
+		}
 		case 12: {
 			p++;
 			int t = target_of(a);

@@ -6,10 +6,17 @@
  *
  *   config ... end            config text (default: built-in defaults)
  *   device NAME [keyboard] [absolute MIN MAX] [leds 0xN] [held k,k] [nograb]
+ *          [host-only]
  *   remove NAME
  *   start | switch T | cycle | prev | toggle | release | shutdown
  *   reload ... end            a new config; targets kept by name and type
  *   refuse T                  prepare() refuses T (domain not running)
+ *   lock | unlock             router_lock (a command; the chord is a key)
+ *   monitor on|off            router_set_trace: then each routed event
+ *                             gives "> route NAME EVENT WHERE [FLAGS]",
+ *                             WHERE a target, host-read, hotkey or
+ *                             nowhere; FLAGS shared, host-key, host-only,
+ *                             chord
  *   led T NAME VALUE          a consumer wrote an LED to T's keyboard
  *   NAME: +a -a rel_x=5 a=2   one frame from device NAME (SYN added)
  *   NAME: -a | +s | @12ms +d  several frames in one call, as one read()
@@ -27,7 +34,7 @@
  *   drop NAME                 a SYN_DROPPED was read from NAME
  *   resync NAME: EVENTS       libevdev's resync after it (stamped now)
  *   ? active T | ? held T N | ? grabbed NAME yes|no | ? pending NAME yes|no
- *   ? leds T 0xN | ? deadline N|none
+ *   ? leds T 0xN | ? deadline N|none | ? locked yes|no
  *   ? host-held NAME N        keys of NAME the host holds, as a reader of
  *                             the physical device that is not kvmswitch
  *                             sees them (every frame queued while NAME was
@@ -37,7 +44,8 @@
  *
  * Outputs: "> T KIND: events", "> grab NAME", "> ungrab NAME",
  * "> ungrab NAME (undone)", "> host-release NAME KEY",
- * "> leds NAME|all 0xN", "> switched FROM -> TO (reason)", "> rc -EXXX".
+ * "> leds NAME|all 0xN", "> switched FROM -> TO (reason)", "> rc -EXXX",
+ * "> lock on|off".
  */
 #include <dirent.h>
 #include <errno.h>
@@ -234,6 +242,25 @@ static void cb_switched(void *data, int from, int to, enum switch_reason why)
 	out_add(g, "switched %s -> %s (%s)", tname(g, from), tname(g, to), switch_reason_name(why));
 }
 
+static void cb_locked(void *data, bool on)
+{
+	struct golden *g = data;
+	out_add(g, "lock %s", on ? "on" : "off");
+}
+
+static void cb_trace(void *data, int dev, const struct input_event *ev, enum router_route route, int target,
+		     unsigned flags)
+{
+	static const char *const routes[] = { [ROUTE_TARGET] = "?", [ROUTE_HOST_READ] = "host-read",
+					       [ROUTE_HOTKEY] = "hotkey", [ROUTE_NOWHERE] = "nowhere" };
+	struct golden *g = data;
+	char e[64];
+	fmt_event(e, sizeof(e), ev);
+	out_add(g, "route %s %s %s%s%s%s%s", g->dev_name[dev], e, route == ROUTE_TARGET ? tname(g, target) : routes[route],
+		flags & ROUTE_F_SHARED ? " shared" : "", flags & ROUTE_F_HOST_KEY ? " host-key" : "",
+		flags & ROUTE_F_HOST_ONLY ? " host-only" : "", flags & ROUTE_F_CHORD ? " chord" : "");
+}
+
 static const char *errname(int rc)
 {
 	switch (-rc) {
@@ -294,7 +321,7 @@ static struct config *load_config(struct golden *g, const char *text, int line)
 static const struct router_output *output(struct golden *g)
 {
 	static struct router_output o;
-	o = (struct router_output){ g, cb_emit, cb_grab, cb_leds, cb_prepare, cb_switched, cb_host_release };
+	o = (struct router_output){ g, cb_emit, cb_grab, cb_leds, cb_prepare, cb_switched, cb_host_release, cb_locked, NULL };
 	return &o;
 }
 
@@ -397,6 +424,8 @@ static int add_device(struct golden *g, char *args, int line)
 			info.keyboard = true;
 		} else if (!strcmp(tok, "nograb")) {
 			g->dev_nograb[id] = true;
+		} else if (!strcmp(tok, "host-only")) {
+			info.host_only = true;
 		} else if (!strcmp(tok, "absolute")) {
 			char *lo = strtok_r(NULL, " \t", &save), *hi = strtok_r(NULL, " \t", &save);
 			if (!lo || !hi)
@@ -458,6 +487,10 @@ static int check_state(struct golden *g, char *args, int line)
 		unsigned v = what[5] == 'h' ? g->host[d].held : g->host[d].presses;
 		if (v != strtoul(b, NULL, 0))
 			return fail_at(g, line, "%s %s is %u, expected %s", what, a, v, b);
+	} else if (!strcmp(what, "locked")) {
+		bool v = router_is_locked(g->r);
+		if (v != !strcmp(a, "yes"))
+			return fail_at(g, line, "locked is %s, expected %s", v ? "yes" : "no", a);
 	} else if (!strcmp(what, "deadline")) {
 		uint64_t dl = router_next_deadline(g->r);
 		bool ok = !strcmp(a, "none") ? dl == UINT64_MAX : dl == strtoull(a, NULL, 0);
@@ -578,6 +611,12 @@ static int run_action(struct golden *g, char *s, int line, char **lines, int n_l
 		router_release(g->r, SWITCH_EMERGENCY, g->now);
 	} else if (!strcmp(cmd, "shutdown")) {
 		router_shutdown(g->r);
+	} else if (!strcmp(cmd, "lock") || !strcmp(cmd, "unlock")) {
+		note_rc(g, router_lock(g->r, cmd[0] == 'l'));
+	} else if (!strcmp(cmd, "monitor")) {
+		if (strcmp(arg, "on") && strcmp(arg, "off"))
+			return fail_at(g, line, "monitor on|off");
+		router_set_trace(g->r, !strcmp(arg, "on") ? cb_trace : NULL, g);
 	} else if (!strcmp(cmd, "refuse")) {
 		int t = find_target(g, arg);
 		if (t < 0)

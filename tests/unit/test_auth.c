@@ -77,7 +77,8 @@ TEST(auth_only_switch_commands)
 	CHECK(auth_command_allowed(PROTO_NEXT));
 	CHECK(auth_command_allowed(PROTO_PREV));
 	static const enum proto_cmd no[] = { PROTO_STATUS, PROTO_LIST, PROTO_RELEASE, PROTO_RELOAD,
-					     PROTO_SUBSCRIBE, PROTO_PING, PROTO_VERSION };
+					     PROTO_SUBSCRIBE, PROTO_PING, PROTO_VERSION, PROTO_LOCK,
+					     PROTO_UNLOCK, PROTO_MONITOR };
 	for (size_t i = 0; i < sizeof(no) / sizeof(no[0]); i++)
 		CHECK(!auth_command_allowed(no[i]));
 }

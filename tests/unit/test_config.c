@@ -149,13 +149,34 @@ TEST(config_hotkey_styles)
 	CHECK_INT(c.n, 0);
 }
 
+struct error_case {
+	const char *text;
+	const char *expect; /* the message starts so */
+};
+
+/* Each case is refused with its message; false (the test failed) if not. */
+static bool expect_errors(const struct error_case *cases, size_t n, const char *file, int line)
+{
+	for (size_t i = 0; i < n; i++) {
+		char err[CONFIG_ERR_MAX] = "";
+		struct config *cfg = parse(cases[i].text, err, sizeof(err));
+		if (cfg) {
+			config_destroy(cfg);
+			test_fail(file, line, "case %zu accepted, expected '%s'", i, cases[i].expect);
+			return false;
+		}
+		if (strncmp(err, cases[i].expect, strlen(cases[i].expect)) != 0) {
+			test_fail(file, line, "case %zu: got '%s', expected '%s...'", i, err, cases[i].expect);
+			return false;
+		}
+	}
+	return true;
+}
+
 /* Every error names the file and line, and says what is wrong. */
 TEST(config_errors)
 {
-	static const struct {
-		const char *text;
-		const char *expect;
-	} cases[] = {
+	static const struct error_case cases[] = {
 		{ "[general]\nfrobnicate = 1\n", "k.conf:2: unknown key 'frobnicate' in [general]" },
 		{ "[target win]\nfrobnicate = 1\n", "k.conf:2: unknown key 'frobnicate' in [target win]" },
 		{ "[general]\nmatch = auto\n", "k.conf:2: unknown key 'match' in [general] (it belongs to another section)" },
@@ -188,19 +209,7 @@ TEST(config_errors)
 		{ "[general]\nhotkey = a+a\n", "k.conf:2: key 'a' appears twice in hotkey" },
 		{ "[general]\nhotkey = \n", "k.conf:2: 'hotkey' needs a value" },
 	};
-	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		char err[CONFIG_ERR_MAX] = "";
-		struct config *cfg = parse(cases[i].text, err, sizeof(err));
-		if (cfg) {
-			config_destroy(cfg);
-			test_fail(__FILE__, __LINE__, "case %zu accepted, expected '%s'", i, cases[i].expect);
-			return;
-		}
-		if (strncmp(err, cases[i].expect, strlen(cases[i].expect)) != 0) {
-			test_fail(__FILE__, __LINE__, "case %zu: got '%s', expected '%s...'", i, err, cases[i].expect);
-			return;
-		}
-	}
+	expect_errors(cases, sizeof(cases) / sizeof(cases[0]), __FILE__, __LINE__);
 }
 
 TEST(config_nul_and_long_lines)
@@ -341,4 +350,118 @@ TEST(match_rules)
 	for (int i = 0; i < 2; i++)
 		match_rule_finish(&m[i]);
 	match_rule_finish(&x[0]);
+}
+
+/* Game time (issue 15): host-keys, shared-keys, host-only, the lock, the
+ * hotkey's action. */
+TEST(config_gametime)
+{
+	char err[CONFIG_ERR_MAX];
+	struct config *cfg = parse("[general]\n"
+				   "host-keys = volumeup, volumedown mute micmute\n"
+				   "shared-keys = v BTN_SIDE Either_Ctrl\n"
+				   "hotkey = scrolllock\n"
+				   "lock = Pause\n"
+				   "start-locked = yes\n"
+				   "hotkey-action = toggle\n"
+				   "[input]\n"
+				   "host-only = name:\"Macro Pad*\"\n"
+				   "host-only = id:0b0e:*\n",
+				   err, sizeof(err));
+	if (!cfg)
+		test_fail(__FILE__, __LINE__, "%s", err);
+	CHECK(cfg);
+	CHECK(keyset_has(&cfg->host_keys.keys, KEY_VOLUMEUP));
+	CHECK(keyset_has(&cfg->host_keys.keys, KEY_VOLUMEDOWN));
+	CHECK(keyset_has(&cfg->host_keys.keys, KEY_MUTE));
+	CHECK(keyset_has(&cfg->host_keys.keys, KEY_MICMUTE));
+	CHECK_INT(keyset_count(&cfg->host_keys.keys), 4);
+	CHECK(keyset_has(&cfg->shared_keys.keys, KEY_V));
+	CHECK(keyset_has(&cfg->shared_keys.keys, BTN_SIDE));
+	CHECK(keyset_has(&cfg->shared_keys.keys, KEY_LEFTCTRL)); /* a keysym on two keys: both */
+	CHECK(keyset_has(&cfg->shared_keys.keys, KEY_RIGHTCTRL));
+	CHECK_INT(keyset_count(&cfg->shared_keys.keys), 4);
+	CHECK_INT(cfg->lock.n, 1);
+	CHECK_INT(cfg->lock.key[0].alt[0], KEY_PAUSE);
+	CHECK(cfg->start_locked);
+	CHECK_INT(cfg->hotkey_action, HOTKEY_TOGGLE);
+	CHECK_STR(hotkey_action_name(cfg->hotkey_action), "toggle");
+	CHECK_INT(cfg->n_host_only, 2);
+	CHECK_INT(cfg->host_only[1].line, 10);
+	config_destroy(cfg);
+	/* The defaults: none of it, and the hotkey cycles. */
+	cfg = parse("", err, sizeof(err));
+	CHECK(cfg);
+	CHECK(keyset_empty(&cfg->host_keys.keys));
+	CHECK(keyset_empty(&cfg->shared_keys.keys));
+	CHECK_INT(cfg->lock.n, 0);
+	CHECK(!cfg->start_locked);
+	CHECK_INT(cfg->hotkey_action, HOTKEY_CYCLE);
+	CHECK_INT(cfg->n_host_only, 0);
+	config_destroy(cfg);
+}
+
+TEST(config_gametime_errors)
+{
+	static const struct error_case cases[] = {
+		{ "[general]\nhost-keys = volumeup frob\n", "k.conf:2: unknown key 'frob' in host-keys" },
+		{ "[general]\nshared-keys = \n", "k.conf:2: 'shared-keys' needs a value" },
+		{ "[general]\nhost-keys = mute\nhost-keys = v\n", "k.conf:3: 'host-keys' is set twice in [general]" },
+		{ "[general]\nhost-keys = leftctrl+v\n",
+		  "k.conf:2: 'host-keys' is a list of key names separated by blanks, not a chord ('+')" },
+		{ "[general]\nhost-keys = btn_trigger\n", "k.conf:2: 'btn_trigger' in host-keys is no keyboard key or mouse button" },
+		{ "[general]\nhost-keys = mute v\n\nshared-keys = f13 v\n",
+		  "k.conf:4: 'v' is in shared-keys and in host-keys (line 2): it can be in one only" },
+		{ "[general]\nhost-keys = rightctrl\n",
+		  "k.conf:2: 'rightctrl' in host-keys is also a key of the hotkey (its default): a key either switches or "
+		  "stays with the host, not both" },
+		{ "[general]\nshared-keys = esc\n", "k.conf:2: 'esc' in shared-keys is also a key of the emergency chord" },
+		{ "[general]\nlock = f12\nshared-keys = f12\n", "k.conf:3: 'f12' in shared-keys is also a key of the lock chord" },
+		{ "[general]\nhost-keys = Pause\n[target win]\nhotkey = Pause\n",
+		  "k.conf:2: 'Pause' in host-keys is also a key of the hotkey of target win" },
+		{ "[general]\nlock = leftctrl+rightctrl\n", "k.conf:2: the lock chord uses the same keys as the hotkey" },
+		{ "[general]\nlock = nokey\n", "k.conf:2: unknown key 'nokey' in hotkey" },
+		{ "[general]\nstart-locked = maybe\n", "k.conf:2: 'start-locked' must be yes or no, not 'maybe'" },
+		{ "[general]\nhotkey-action = next\n", "k.conf:2: unknown hotkey-action 'next' (cycle or toggle)" },
+		{ "[input]\nhost-only = kind:printer\n", "k.conf:2: unknown kind 'printer'" },
+		{ "[target win]\nhost-only = auto\n", "k.conf:2: unknown key 'host-only' in [target win] (it belongs to another section)" },
+		{ "[input]\nhost-keys = mute\n", "k.conf:2: unknown key 'host-keys' in [input] (it belongs to another section)" },
+	};
+	expect_errors(cases, sizeof(cases) / sizeof(cases[0]), __FILE__, __LINE__);
+}
+
+/* [input] host-only: takes what it selects (but ours or excluded), as the
+ * host's alone, and says so. */
+TEST(match_host_only)
+{
+	struct match_rule h, x;
+	char err[256];
+	CHECK_INT(match_rule_parse(&h, "name:\"Macro*\"", err, sizeof(err)), 0);
+	CHECK_INT(match_rule_parse(&x, "name:\"*Consumer Control\"", err, sizeof(err)), 0);
+	h.line = 7;
+	x.line = 8;
+	struct device_desc pad = desc("Macro Pad", DEVKIND_KEY, false); /* auto would not take it */
+	struct device_desc cc = desc("Macro Pad Consumer Control", DEVKIND_KEY, false);
+	struct device_desc kbd = desc("Some Keyboard", DEVKIND_KEYBOARD, true);
+	struct device_desc ours = desc("Macro kvmswitch", DEVKIND_KEYBOARD, true);
+	ours.name = "kvmswitch Macro keyboard";
+	ours.virtual_dev = true;
+	struct match_verdict v;
+	match_decide(NULL, 0, &x, 1, &pad, &v);
+	CHECK(!v.take);
+	match_host_only(&h, 1, &pad, &v);
+	CHECK(v.take && v.host_only);
+	CHECK_STR(v.reason, "host-only by the rule at line 7");
+	match_decide(NULL, 0, &x, 1, &cc, &v);
+	match_host_only(&h, 1, &cc, &v);
+	CHECK(!v.take && !v.host_only);
+	CHECK_STR(v.reason, "excluded by the rule at line 8");
+	match_decide(NULL, 0, &x, 1, &kbd, &v);
+	match_host_only(&h, 1, &kbd, &v);
+	CHECK(v.take && !v.host_only);
+	match_decide(NULL, 0, NULL, 0, &ours, &v);
+	match_host_only(&h, 1, &ours, &v);
+	CHECK(!v.take && !v.host_only);
+	match_rule_finish(&h);
+	match_rule_finish(&x);
 }

@@ -19,7 +19,8 @@ TEST(proto_parses_every_command)
 		{ "status", PROTO_STATUS, "" },            { "list", PROTO_LIST, "" },
 		{ "release", PROTO_RELEASE, "" },          { "reload", PROTO_RELOAD, "" },
 		{ "subscribe", PROTO_SUBSCRIBE, "" },      { "ping", PROTO_PING, "" },
-		{ "version", PROTO_VERSION, "" },
+		{ "version", PROTO_VERSION, "" },          { "lock", PROTO_LOCK, "" },
+		{ "unlock", PROTO_UNLOCK, "" },            { "monitor", PROTO_MONITOR, "" },
 		/* Spaces around, tabs between, a CR before the newline. */
 		{ "  switch \t win10  ", PROTO_SWITCH, "win10" }, { "status\r", PROTO_STATUS, "" },
 	};
@@ -41,10 +42,10 @@ TEST(proto_rejects_bad_requests)
 		{ "", "empty request" },
 		{ "   ", "empty request" },
 		{ "frobnicate", "unknown command 'frobnicate' (switch, toggle, next, prev, status, list, release, reload, "
-				"subscribe, ping, version)" },
+				"subscribe, ping, version, lock, unlock, monitor)" },
 		{ "averyveryverylongcommandname", "unknown command" },
 		{ "SWITCH guest", "unknown command 'SWITCH' (switch, toggle, next, prev, status, list, release, reload, "
-				  "subscribe, ping, version)" },
+				  "subscribe, ping, version, lock, unlock, monitor)" },
 		{ "switch", "'switch' needs an argument" },
 		{ "switch  ", "'switch' needs an argument" },
 		{ "switch a b", "'switch' takes one argument" },
@@ -72,7 +73,7 @@ TEST(proto_embedded_nul_is_rejected)
 
 TEST(proto_format_round_trips)
 {
-	for (int c = PROTO_SWITCH; c <= PROTO_VERSION; c++) {
+	for (int c = PROTO_SWITCH; c <= PROTO_MONITOR; c++) {
 		struct proto_request req = { .cmd = (enum proto_cmd)c }, back;
 		char line[PROTO_LINE_MAX], err[256];
 		if (proto_cmd_takes_arg(req.cmd))
