@@ -76,8 +76,9 @@ void virt_reconfigure(struct virt *v, const struct config *cfg, const int *map);
  * domain). */
 void virt_status_json(const struct virt *v, int target, struct json *j);
 
-/* Does usb target `target` move this input device (a USB device it lists by
- * id, or any device behind a PCI controller it lists)? */
+/* Does target `target` (usb, or evdev with usb/pci devices) move this input
+ * device to its domain (a USB device it lists by id, or any device behind a
+ * PCI controller it lists)? */
 bool virt_moves(const struct config *cfg, int target, const struct device_desc *desc, const char *syspath);
 
 #endif

@@ -68,6 +68,12 @@ struct router_output {
 	 * device, which the kernel hands to every reader; a reader that holds
 	 * the key ignores the press and takes the release). */
 	void (*host_release)(void *data, int dev, unsigned code);
+	/* Optional: does target `target` take device `dev` whole while it is
+	 * active (libvirt attaches the USB device to its domain)? Then the
+	 * router does not grab the device while that target is active: the
+	 * host reads it until it leaves, and it leaves ungrabbed once its keys
+	 * are up. Asked when the device comes and at every switch. */
+	bool (*moves)(void *data, int dev, int target);
 };
 
 struct router_device_info {

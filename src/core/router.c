@@ -37,6 +37,9 @@ struct rdev {
 	bool grabbed;
 	bool want_grab;
 	bool grab_failed;
+	/* The active target takes this device whole (libvirt attaches it to
+	 * its domain): it is not grabbed, the host reads it until it leaves. */
+	bool moved;
 	uint16_t n_down;
 	uint16_t n_host; /* keys in KS_HOST */
 	uint8_t key[KEY_CNT];
@@ -127,13 +130,20 @@ static bool forwarding(const struct router *r)
 	return r->started && !r->released && config_target_forwards(r->cfg, r->active);
 }
 
-/* Where a frame only kvmswitch read goes: the active target, or while the
- * host reads the devices itself (on the way to it, a grab that waits for
- * keys to come up) the host, through kvmswitch's host devices. Never
- * nowhere: the host did not read it. */
-static int dest_target(const struct router *r)
+/* Does the active target take device i whole (out.moves)? Asked when the
+ * device comes and at every switch, kept in rdev.moved. */
+static bool moved(const struct router *r, int i)
 {
-	return forwarding(r) ? r->active : host_index(r);
+	return r->started && !r->released && r->out.moves && r->out.moves(r->out.data, i, r->active);
+}
+
+/* Where a frame only kvmswitch read goes: the active target, or while the
+ * host reads the device itself (on the way to it, a grab that waits for
+ * keys to come up; a device the active target takes whole) the host,
+ * through kvmswitch's host devices. Never nowhere: the host did not read it. */
+static int dest_target(const struct router *r, const struct rdev *d)
+{
+	return forwarding(r) && !d->moved ? r->active : host_index(r);
 }
 
 /* Where a key of device d goes: the kind of target device and the code it
@@ -381,7 +391,8 @@ static void set_grabs(struct router *r, bool force)
 		struct rdev *d = r->dev[i];
 		if (!d)
 			continue;
-		d->want_grab = want;
+		d->moved = moved(r, i);
+		d->want_grab = want && !d->moved;
 		d->grab_failed = false;
 		dev_update_grab(r, i, force);
 	}
@@ -587,7 +598,8 @@ int router_device_add(struct router *r, int i, const struct router_device_info *
 	r->dev[i] = d;
 	if (!forwarding(r) && info->keyboard)
 		r->host_leds = info->leds;
-	d->want_grab = forwarding(r);
+	d->moved = moved(r, i);
+	d->want_grab = forwarding(r) && !d->moved;
 	dev_update_grab(r, i, false);
 	if (info->keyboard && forwarding(r))
 		apply_leds(r, i);
@@ -677,7 +689,7 @@ static void feed_key(struct router *r, int i, const struct input_event *e, bool 
 		int kind;
 		unsigned out;
 		if (route_key(d, code, &kind, &out)) {
-			int t = dest_target(r);
+			int t = dest_target(r, d);
 			set_key(d, code, (uint8_t)(t + 1));
 			target_key(r, t, kind, out, true);
 		} else {
@@ -766,13 +778,13 @@ static void feed(struct router *r, int i, const struct input_event *ev, size_t n
 			break;
 		case EV_REL:
 			if (ours)
-				queue(r, dest_target(r), VK_POINTER, EV_REL, e->code, e->value);
+				queue(r, dest_target(r, d), VK_POINTER, EV_REL, e->code, e->value);
 			else
 				r->stats.dropped++;
 			break;
 		case EV_ABS:
 			if (ours && (e->code == ABS_X || e->code == ABS_Y))
-				queue(r, dest_target(r), VK_TABLET, EV_ABS, e->code,
+				queue(r, dest_target(r, d), VK_TABLET, EV_ABS, e->code,
 				      scale_abs(d, e->code == ABS_X ? 0 : 1, e->value));
 			else
 				r->stats.dropped++;

@@ -145,6 +145,14 @@ static int out_prepare(void *data, int from, int to)
 	return d->virt ? virt_prepare(d->virt, from, to) : 0;
 }
 
+/* Does target `target` take device `dev` whole (a USB device libvirt
+ * attaches to its domain)? */
+static bool out_moves(void *data, int dev, int target)
+{
+	struct daemon *d = data;
+	return d->inputs && inputs_moves(d->inputs, d->cfg, dev, target);
+}
+
 static void out_switched(void *data, int from, int to, enum switch_reason why)
 {
 	struct daemon *d = data;
@@ -255,7 +263,7 @@ static void cmd_view(void *data, struct report_view *v)
 
 /* ---- libvirt (virt.c) ---- */
 
-/* Does kvmswitch still grab an input device that usb target `target` moves? */
+/* Does kvmswitch still grab an input device that target `target` moves? */
 static bool on_virt_holding(void *data, int target)
 {
 	struct daemon *d = data;
@@ -423,7 +431,7 @@ static int setup(struct daemon *d, char *err, size_t errlen)
 	}
 	epoll_set(d, EPOLL_CTL_ADD, virt_fd(d->virt), TAGGED(TAG_VIRT, 0));
 	const struct router_output out = {
-		d, out_emit, out_grab, out_leds, out_prepare, out_switched, out_host_release
+		d, out_emit, out_grab, out_leds, out_prepare, out_switched, out_host_release, out_moves
 	};
 	d->router = router_create(d->cfg, &out);
 	/* Requests are read only in the loop, so the socket and the listener

@@ -381,8 +381,6 @@ bool virt_moves(const struct config *cfg, int target, const struct device_desc *
 	if (target < 0 || (size_t)target >= cfg->n_target)
 		return false;
 	const struct target_conf *tc = &cfg->target[target];
-	if (tc->type != TARGET_USB)
-		return false;
 	for (size_t i = 0; i < tc->n_usb; i++)
 		if (desc->bustype == BUS_USB && desc->vendor == tc->usb[i].vendor && desc->product == tc->usb[i].product)
 			return true;
