@@ -209,6 +209,10 @@ void conn_sync_states(struct virt *v, struct wconn *c)
 			}
 			virDomainFree(d);
 			s = conn_map_state(st);
+			/* A domain that (re)starts, or is found running again, gets
+			 * what its active target lists (attach_reconcile). */
+			if (s == DS_RUNNING && w->state[t] != DS_RUNNING)
+				w->topup = true;
 			if (s == DS_RUNNING)
 				worker_set_state(w, (int)t, s, "%s", "");
 			else if (s == DS_CRASHED)

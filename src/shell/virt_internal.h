@@ -7,7 +7,8 @@
  *   virt_conn.c    connections to libvirt: (re)connecting with backoff,
  *                  close and lifecycle callbacks, the domains' states
  *   virt_attach.c  the devices: attach, detach, rollback, taking over what
- *                  an earlier run left attached, giving USB devices back
+ *                  an earlier run left attached, giving USB devices back,
+ *                  attaching what is plugged in while its target is active
  *
  * The daemon's thread (v->...) and the worker (v->w) share only the mailbox
  * and the result queue, under v->lock; the daemon's side never calls
@@ -23,6 +24,7 @@
 
 #include "core/config.h"
 #include "core/virtxml.h"
+#include "hostdevs.h"
 #include "virt.h"
 
 #define MAX_ATTACHED 64
@@ -60,6 +62,13 @@ struct wtarget {
 	size_t n_pci;
 };
 
+/* Does the target move devices to its domain (a usb target, or an evdev
+ * target with usb/pci devices)? */
+static inline bool wtarget_moves(const struct wtarget *t)
+{
+	return t->domain && (t->n_usb || t->n_pci);
+}
+
 struct wcfg {
 	uint64_t gen;
 	size_t n;
@@ -75,7 +84,9 @@ struct wish {
 	bool quit;
 };
 
-enum msg_type { MSG_STATE, MSG_APPLIED };
+/* MSG_TOPUP: a device plugged in (or found missing) while the target is
+ * active, attached or not (rc, text); never a reason to switch back. */
+enum msg_type { MSG_STATE, MSG_APPLIED, MSG_TOPUP };
 
 struct msg {
 	enum msg_type type;
@@ -109,6 +120,7 @@ struct attachment {
 	struct pci_addr addr;
 	char xml[512];
 	char what[96]; /* "USB device 0627:0001 (bus 1 device 2)", for messages */
+	bool unplugged; /* gone from the host: detach what is left of it */
 };
 
 struct worker {
@@ -128,6 +140,8 @@ struct worker {
 	int work_timer, rebind_timer;
 	char rebind[MAX_ATTACHED][64];
 	size_t n_rebind;
+	struct hostdevs_monitor *usb_mon; /* USB devices plugged in and out */
+	bool topup; /* attach what the active target lists and lacks (plugged in) */
 };
 
 struct virt {
@@ -142,6 +156,7 @@ struct virt {
 	struct {
 		int state, attached;
 		char text[TEXT_MAX];
+		char error[TEXT_MAX]; /* why a device could not be attached, "" */
 	} st[CONFIG_MAX_TARGETS];
 	char refusal[TEXT_MAX + 64];
 
@@ -209,5 +224,8 @@ void attach_drop_domain(struct virt *v, struct wconn *c, const char *domain);
 void attach_reconcile(struct virt *v);
 /* Gives the USB devices that left a domain their host drivers back. */
 void attach_rebind(struct worker *w);
+/* A USB device was plugged in (added) or unplugged: attach it if the
+ * active target wants it, forget (and detach) what it was. */
+void attach_hotplug(struct virt *v, const struct hostdev_event *ev);
 
 #endif

@@ -6,6 +6,7 @@
  * domain's state to the daemon when it changed. */
 #include <libvirt/libvirt.h>
 #include <libvirt/virterror.h>
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -167,6 +168,14 @@ static void on_wakeup(int watch, int fd, int events, void *opaque)
 	work(v); /* which drains fd */
 }
 
+static void on_usb_event(int watch, int fd, int events, void *opaque)
+{
+	struct virt *v = opaque;
+	struct hostdev_event ev;
+	while (hostdevs_monitor_read(v->w.usb_mon, &ev) > 0)
+		attach_hotplug(v, &ev);
+}
+
 static void on_rebind(int timer, void *opaque)
 {
 	struct virt *v = opaque;
@@ -194,6 +203,12 @@ void *worker_main(void *arg)
 		log_error("libvirt: cannot set up its event loop");
 		goto out;
 	}
+	/* Devices plugged in while their target is active go to its domain at
+	 * once (attach_hotplug). */
+	if (!(w->usb_mon = hostdevs_monitor_create()) ||
+	    virEventAddHandle(hostdevs_monitor_fd(w->usb_mon), VIR_EVENT_HANDLE_READABLE, on_usb_event, v, NULL) < 0)
+		log_warn("libvirt: cannot watch USB devices being plugged in (%s): they are attached at the next switch",
+			 strerror(errno));
 	while (!w->finished)
 		if (virEventRunDefaultImpl() < 0)
 			break;
@@ -206,6 +221,7 @@ out:
 	}
 	wcfg_free(w->cfg);
 	w->cfg = NULL;
+	hostdevs_monitor_destroy(w->usb_mon);
 	mailbox_worker_done(v);
 	return NULL;
 }
