@@ -14,8 +14,9 @@ B        ?= build
 CC       ?= cc
 # pkg-config packages, each as NAME:DEBIAN-PACKAGE (tests/deps.sh installs
 # them). The daemon's:
-DAEMON_PKGS = libevdev:libevdev-dev libudev:libudev-dev libvirt:libvirt-dev xkbcommon:libxkbcommon-dev \
-              libsystemd:libsystemd-dev libsodium:libsodium-dev libxml-2.0:libxml2-dev json-c:libjson-c-dev
+DAEMON_PKGS = libevdev:libevdev-dev libudev:libudev-dev libvirt:libvirt-dev libvirt-qemu:libvirt-dev \
+              xkbcommon:libxkbcommon-dev libsystemd:libsystemd-dev libsodium:libsodium-dev libxml-2.0:libxml2-dev \
+              json-c:libjson-c-dev
 # The test programs' (tests/lib, tests/integration, tests/bench): uinput
 # devices and udev, libvirt for usb_libvirt, libsodium for test_ctl's
 # listener. libinput is in neither list: nothing links it (test_system runs

@@ -20,6 +20,7 @@
 #include "core/config.h"
 #include "core/json.h"
 #include "core/match.h"
+#include "vdev.h"
 
 struct virt;
 
@@ -38,6 +39,10 @@ struct virt_hooks {
 	 * (why may be NULL), or -errno with why (also when another switch or
 	 * the domain's end came first: -ECANCELED, -EHOSTDOWN). */
 	void (*answer)(void *data, uint64_t ticket, int rc, const char *why);
+	/* `follow = start`: target's domain started and its QEMU holds the
+	 * target's keyboard (a usb target's: the domain runs): switch to it
+	 * (SWITCH_DOMAIN_STARTED). */
+	void (*domain_started)(void *data, int target);
 };
 
 /* Starts the worker (call with the daemon's signals blocked). NULL with
@@ -67,6 +72,12 @@ void virt_switched(struct virt *v, int from, int to);
  * defer its reply and hand the ticket here (see virt_hooks.answer). */
 bool virt_attaching(const struct virt *v);
 void virt_set_ticket(struct virt *v, uint64_t ticket);
+
+/* The targets' virtual devices, for the worker: `follow = start` watches
+ * for the keyboard's node in the domain's QEMU, `libvirt-hotplug` adds them.
+ * Call at start and after they change (reload, a tablet), after
+ * virt_reconfigure. kept[t][k]: in systemd's fd store (outlives us). */
+void virt_set_devices(struct virt *v, struct vdev *(*vd)[VK_COUNT], bool (*kept)[VK_COUNT]);
 
 /* Reload, before router_reconfigure: the new config (map as from
  * config_map_targets). */

@@ -20,6 +20,7 @@ enum switch_reason {
 	SWITCH_DOMAIN_GONE,   /* the target's libvirt domain stopped */
 	SWITCH_RELOAD,        /* the active target vanished from a reloaded config */
 	SWITCH_ATTACH_FAILED, /* a usb target's devices could not be attached: back */
+	SWITCH_DOMAIN_STARTED, /* follow = start: the target's domain started */
 };
 
 const char *switch_reason_name(enum switch_reason why);

@@ -107,6 +107,7 @@ const char *switch_reason_name(enum switch_reason why)
 		[SWITCH_DOMAIN_GONE] = "domain-gone",
 		[SWITCH_RELOAD] = "reload",
 		[SWITCH_ATTACH_FAILED] = "attach-failed",
+		[SWITCH_DOMAIN_STARTED] = "domain-started",
 	};
 	if ((unsigned)why < sizeof(names) / sizeof(names[0]) && names[why])
 		return names[why];

@@ -104,11 +104,26 @@ static int watch_pdev(void *data, int fd, int slot, bool on)
 	return epoll_set(d, on ? EPOLL_CTL_ADD : EPOLL_CTL_DEL, fd, TAGGED(TAG_PDEV, slot));
 }
 
+/* The targets' virtual devices changed: QEMUs that get them at run time
+ * get these. */
+static void devices_changed(struct daemon *d)
+{
+	if (d->virt) {
+		bool kept[CONFIG_MAX_TARGETS][VK_COUNT];
+		for (size_t t = 0; t < d->cfg->n_target; t++)
+			for (int k = 0; k < VK_COUNT; k++)
+				kept[t][k] = outputs_kept(d->outputs, d->cfg, (int)t, (enum vkind)k);
+		virt_set_devices(d->virt, outputs_table(d->outputs), kept);
+	}
+}
+
 static void on_absolute(void *data)
 {
 	struct daemon *d = data;
 	outputs_want_tablet(d->outputs, d->cfg);
+	devices_changed(d);
 }
+
 
 /* ---- router output ---- */
 
@@ -195,6 +210,7 @@ static int reload(struct daemon *d, char *err, size_t errlen)
 	if (d->virt)
 		virt_reconfigure(d->virt, cfg, map);
 	router_reconfigure(d->router, cfg, map, d->now);
+	devices_changed(d);
 	config_destroy(old);
 	snprintf(d->config_path, sizeof(d->config_path), "%s", path);
 
@@ -285,6 +301,17 @@ static void on_virt_attach_failed(void *data, int target, int previous, const ch
 	log_error("target '%s': %s; switching back to '%s'", d->cfg->target[target].name, why, d->cfg->target[back].name);
 	if (router_switch(d->router, back, SWITCH_ATTACH_FAILED, d->now) < 0 && back != host)
 		router_switch(d->router, host, SWITCH_ATTACH_FAILED, d->now);
+}
+
+/* follow = start: the target's domain started and its QEMU reads the
+ * target's devices. */
+static void on_virt_started(void *data, int target)
+{
+	struct daemon *d = data;
+	int rc = router_switch(d->router, target, SWITCH_DOMAIN_STARTED, d->now);
+	if (rc < 0 && rc != -EALREADY)
+		log_warn("target '%s': its domain started, but switching to it failed: %s", d->cfg->target[target].name,
+			 virt_refusal(d->virt) ? virt_refusal(d->virt) : strerror(-rc));
 }
 
 static void on_virt_answer(void *data, uint64_t ticket, int rc, const char *why)
@@ -423,13 +450,16 @@ static int setup(struct daemon *d, char *err, size_t errlen)
 		return -1;
 	}
 	/* Before the router: its start calls prepare and switched. */
-	const struct virt_hooks vh = { d, on_virt_holding, on_virt_gone, on_virt_attach_failed, on_virt_answer };
+	const struct virt_hooks vh = { d, on_virt_holding, on_virt_gone, on_virt_attach_failed, on_virt_answer,
+				       on_virt_started };
 	d->virt = virt_create(d->cfg, &vh);
 	if (!d->virt) {
 		snprintf(err, errlen, "cannot start the libvirt worker: %s", strerror(errno));
 		return -1;
 	}
 	epoll_set(d, EPOLL_CTL_ADD, virt_fd(d->virt), TAGGED(TAG_VIRT, 0));
+	/* QEMUs that get the devices at run time (libvirt-hotplug). */
+	devices_changed(d);
 	const struct router_output out = {
 		d, out_emit, out_grab, out_leds, out_prepare, out_switched, out_host_release, out_moves
 	};

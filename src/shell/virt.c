@@ -66,6 +66,10 @@ static struct wcfg *wcfg_copy(const struct config *cfg, uint64_t gen)
 		struct wtarget *d = &c->t[i];
 		snprintf(d->name, sizeof(d->name), "%s", s->name);
 		d->type = s->type;
+		d->follow = s->follow;
+		d->libvirt_hotplug = s->libvirt_hotplug;
+		const char *toggle = virtxml_grab_toggle(cfg, (int)i);
+		snprintf(d->toggle, sizeof(d->toggle), "%s", toggle ? toggle : "");
 		if (s->domain) {
 			d->domain = strdup(s->domain);
 			d->uri = strdup(s->uri ? s->uri : CONFIG_DEFAULT_URI);
@@ -247,7 +251,8 @@ void virt_dispatch(struct virt *v)
 			v->st[t].state = m->state;
 			v->st[t].attached = m->attached;
 			snprintf(v->st[t].text, sizeof(v->st[t].text), "%s", m->text);
-			if (t == v->active && dstate_gone(m->state) && v->h.domain_gone) {
+			if (t == v->active && dstate_gone(m->state) && (v->cfg->target[t].follow & FOLLOW_STOP) &&
+			    v->h.domain_gone) {
 				/* A switch still waiting for its attach fails with the reason. */
 				uint64_t ticket = v->ticket;
 				v->ticket = 0;
@@ -255,6 +260,11 @@ void virt_dispatch(struct virt *v)
 				if (ticket && v->h.answer)
 					v->h.answer(v->h.data, ticket, -EHOSTDOWN, m->text);
 			}
+		} else if (m->type == MSG_FOLLOW && m->gen == v->gen && m->target >= 0 &&
+			   (size_t)m->target < v->cfg->n_target) {
+			/* The worker reported the domain running before this. */
+			if (m->target != v->active && v->h.domain_started)
+				v->h.domain_started(v->h.data, m->target);
 		} else if (m->type == MSG_TOPUP && m->gen == v->gen && m->target >= 0 &&
 			   (size_t)m->target < v->cfg->n_target) {
 			snprintf(v->st[m->target].error, sizeof(v->st[m->target].error), "%s", m->rc < 0 ? m->text : "");
@@ -372,6 +382,26 @@ void virt_reconfigure(struct virt *v, const struct config *cfg, const int *map)
 		virt_tick(v);
 }
 
+void virt_set_devices(struct virt *v, struct vdev *(*vd)[VK_COUNT], bool (*kept)[VK_COUNT])
+{
+	pthread_mutex_lock(&v->lock);
+	struct wdevs *d = &v->wish.devs;
+	memset(d, 0, sizeof(*d));
+	for (size_t t = 0; t < v->cfg->n_target; t++)
+		for (int k = 0; k < VK_COUNT; k++) {
+			if (!vd[t][k])
+				continue;
+			snprintf(d->node[t][k], sizeof(d->node[t][k]), "%s", vdev_devnode(vd[t][k]));
+			d->adopted[t][k] = vdev_adopted(vd[t][k]);
+			d->kept[t][k] = kept[t][k];
+		}
+	v->wish.devs_new = true;
+	v->wish_new = true;
+	pthread_mutex_unlock(&v->lock);
+	if (v->started)
+		signal_fd(v->to_worker);
+}
+
 void virt_status_json(const struct virt *v, int target, struct json *j)
 {
 	const struct target_conf *tc = &v->cfg->target[target];
@@ -438,6 +468,7 @@ bool mailbox_take_wish(struct virt *v, struct wish *out)
 		*out = v->wish;
 		v->wish.cfg = NULL;
 		v->wish_new = false;
+		v->wish.devs_new = false;
 	}
 	pthread_mutex_unlock(&v->lock);
 	return got;

@@ -9,6 +9,10 @@
  *   virt_attach.c  the devices: attach, detach, rollback, taking over what
  *                  an earlier run left attached, giving USB devices back,
  *                  attaching what is plugged in while its target is active
+ *   virt_follow.c  follow = start: a domain that starts becomes active once
+ *                  its QEMU holds the target's keyboard
+ *   virt_hotplug.c libvirt-hotplug: kvmswitch's devices added to a running
+ *                  domain's QEMU through libvirt's monitor passthrough
  *
  * The daemon's thread (v->...) and the worker (v->w) share only the mailbox
  * and the result queue, under v->lock; the daemon's side never calls
@@ -25,6 +29,7 @@
 #include "core/config.h"
 #include "core/virtxml.h"
 #include "hostdevs.h"
+#include "hotadd.h"
 #include "virt.h"
 
 #define MAX_ATTACHED 64
@@ -60,6 +65,9 @@ struct wtarget {
 	size_t n_usb;
 	struct pci_addr *pci;
 	size_t n_pci;
+	enum follow follow;
+	bool libvirt_hotplug;
+	char toggle[24]; /* the keyboard's grab toggle (virtxml_grab_toggle), "" */
 };
 
 /* Does the target move devices to its domain (a usb target, or an evdev
@@ -75,6 +83,13 @@ struct wcfg {
 	struct wtarget t[CONFIG_MAX_TARGETS];
 };
 
+/* The targets' virtual devices, by index in the newest configuration. */
+struct wdevs {
+	char node[CONFIG_MAX_TARGETS][VK_COUNT][HOTADD_NODE_MAX]; /* "": none */
+	bool adopted[CONFIG_MAX_TARGETS][VK_COUNT];
+	bool kept[CONFIG_MAX_TARGETS][VK_COUNT];
+};
+
 /* What the daemon wants now. */
 struct wish {
 	struct wcfg *cfg; /* a new configuration (the worker takes it), or NULL */
@@ -82,11 +97,14 @@ struct wish {
 	bool attach;      /* a usb target's devices may be attached now */
 	uint64_t seq;     /* the switch this belongs to */
 	bool quit;
+	struct wdevs devs;
+	bool devs_new;    /* devs changed since the worker took it */
 };
 
 /* MSG_TOPUP: a device plugged in (or found missing) while the target is
- * active, attached or not (rc, text); never a reason to switch back. */
-enum msg_type { MSG_STATE, MSG_APPLIED, MSG_TOPUP };
+ * active, attached or not (rc, text); never a reason to switch back.
+ * MSG_FOLLOW: the target's domain started and holds its devices. */
+enum msg_type { MSG_STATE, MSG_APPLIED, MSG_TOPUP, MSG_FOLLOW };
 
 struct msg {
 	enum msg_type type;
@@ -142,6 +160,21 @@ struct worker {
 	size_t n_rebind;
 	struct hostdevs_monitor *usb_mon; /* USB devices plugged in and out */
 	bool topup; /* attach what the active target lists and lacks (plugged in) */
+	struct wdevs devs;
+	/* follow = start: until when to wait for the domain's QEMU to hold the
+	 * target's keyboard (0: not waiting). */
+	uint64_t follow_until[CONFIG_MAX_TARGETS];
+	/* libvirt-hotplug: per target name, what its domain's QEMU was given. */
+	struct hotplug {
+		bool used;
+		char target[TARGET_NAME_MAX];
+		char domain[256];
+		struct wconn *c;
+		int domid;     /* the run it was given to (virDomainGetID), -1 */
+		struct hotadd obj[VK_COUNT];
+		bool want[VK_COUNT];
+	} hp[CONFIG_MAX_TARGETS * 2];
+	bool hp_dirty; /* a domain changed state, devices or configuration: look */
 };
 
 struct virt {
@@ -211,6 +244,21 @@ virDomainPtr conn_lookup(virConnectPtr conn, const char *domain);
 int conn_map_state(int s);
 /* Asks libvirt for the state of every target's domain on connection c. */
 void conn_sync_states(struct virt *v, struct wconn *c);
+
+/* ---- virt_follow.c */
+
+/* A lifecycle event said domain dom started on connection c. */
+void follow_started(struct virt *v, struct wconn *c, virDomainPtr dom);
+/* Posts MSG_FOLLOW for domains whose QEMU now holds their target's
+ * keyboard; returns when to look again (UINT64_MAX: nothing waits). */
+uint64_t follow_check(struct virt *v);
+
+/* ---- virt_hotplug.c */
+
+/* Brings every libvirt-hotplug target's domain to having the target's
+ * devices (and deletes them where no target wants them any more; at quit,
+ * those that die with kvmswitch). */
+void hotplug_reconcile(struct virt *v);
 
 /* ---- virt_attach.c */
 

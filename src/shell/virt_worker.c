@@ -82,6 +82,9 @@ static void work(struct virt *v)
 		w->attach = wish.attach;
 		w->seq = wish.seq;
 		w->quit = wish.quit;
+		if (wish.devs_new)
+			w->devs = wish.devs;
+		w->hp_dirty |= wish.devs_new || wish.quit || ncfg;
 	}
 	if (ncfg) {
 		wcfg_free(w->cfg);
@@ -90,6 +93,7 @@ static void work(struct virt *v)
 			w->state[t] = DS_UNKNOWN;
 			w->state_text[t][0] = '\0';
 			w->sent_state[t] = -1;
+			w->follow_until[t] = 0;
 		}
 		/* Ask every domain again; connections no target uses are closed
 		 * once nothing is attached through them. */
@@ -137,11 +141,16 @@ static void work(struct virt *v)
 			conn_sync_states(v, c);
 	}
 	attach_reconcile(v);
+	hotplug_reconcile(v);
 	report(v);
 	if (w->quit) {
 		w->finished = true;
 		return;
 	}
+	/* After report: the daemon learns that the domain runs first. */
+	uint64_t follow_at = follow_check(v);
+	if (follow_at < next_retry)
+		next_retry = follow_at;
 	/* Retry a connection that failed (backoff), or an attach or detach
 	 * that needs one. */
 	for (size_t i = 0; i < w->n_att; i++) {

@@ -1118,3 +1118,80 @@ ITEST_TIMEOUT(usb_libvirt_xml_domain_holds_guest_devices, 600)
 	free(kn);
 	free(pn);
 }
+
+/* follow = both: the domain starting makes its target active, but only once
+ * its QEMU holds the target's keyboard (at the switch event, a second grab
+ * of the node already gets EBUSY); the domain going brings the host back. */
+ITEST_TIMEOUT(usb_follow_start_switches_once_qemu_reads_the_keyboard, 600)
+{
+	need_usb_vm();
+	virConnectPtr c = lv_open();
+	if (dom_running(c, DOM_XML))
+		dom_destroy(c, DOM_XML);
+	bool have_rules = rules_install();
+	struct ksd *k = ksd_start(KSD_MATCH_TEST_DEVICES "[target guest]\ndomain = " DOM_XML "\nfollow = both\n");
+	stable_link(k, "guest", "keyboard", have_rules);
+	stable_link(k, "guest", "pointer", have_rules);
+	wait_domain_state(k, "guest", "not found", T);
+	struct lines *sub = subscribe(k);
+	char *xml = NULL;
+	ITEST_ASSERT_EQ_INT(KSD_CLI(k, &xml, "libvirt-xml", "-c", ksd_config_path(k), "guest"), 0);
+	dom_start(c, DOM_XML, xml);
+	free(xml);
+	expect_event(sub, "event switch host guest domain-started", SLOW);
+	char *kn = ksd_vdev_node(k, "guest", "keyboard");
+	assert_grabbed_by_other(kn);
+	assert_active(k, "guest");
+	char *log = daemon_log(k);
+	ITEST_ASSERT_STR_CONTAINS(log, "domain '" DOM_XML "' started and its QEMU reads the target's keyboard");
+	free(log);
+	dom_destroy(c, DOM_XML);
+	expect_event(sub, "event switch guest host domain-gone", SLOW);
+	free(kn);
+}
+
+/* libvirt-hotplug: a domain started without kvmswitch's devices (before
+ * kvmswitch) gets them through libvirt's monitor passthrough, is marked
+ * tainted for it, and gets them again after a restart, after which follow
+ * = start switches to it; kvmswitch deletes them when it exits. */
+ITEST_TIMEOUT(usb_libvirt_hotplug_gives_a_running_domain_the_devices, 900)
+{
+	need_usb_vm();
+	virConnectPtr c = lv_open();
+	if (dom_running(c, DOM_XML))
+		dom_destroy(c, DOM_XML);
+	dom_start(c, DOM_XML, NULL);
+	struct ksd *k = ksd_start(KSD_MATCH_TEST_DEVICES "[target guest]\ndomain = " DOM_XML
+				  "\nlibvirt-hotplug = yes\nfollow = start\n");
+	char *kn = ksd_vdev_node(k, "guest", "keyboard"), *pn = ksd_vdev_node(k, "guest", "pointer");
+	struct lines *sub = subscribe(k);
+	for (int round = 0; round < 2; round++) {
+		pid_t pid = qemu_pid(DOM_XML);
+		int64_t end = itest_now_ms() + SLOW;
+		while (!(proc_has_open(pid, kn) && proc_has_open(pid, pn)) && itest_now_ms() < end)
+			usleep(200000);
+		ITEST_ASSERT_MSG(proc_has_open(pid, kn), "round %d: QEMU (pid %d) does not have %s open", round, (int)pid, kn);
+		ITEST_ASSERT_MSG(proc_has_open(pid, pn), "round %d: QEMU (pid %d) does not have %s open", round, (int)pid, pn);
+		assert_grabbed_by_other(kn);
+		assert_grabbed_by_other(pn);
+		if (round == 1)
+			break;
+		/* Running before kvmswitch: no start to follow. */
+		expect_no_event(sub, 500);
+		dom_destroy(c, DOM_XML);
+		dom_start(c, DOM_XML, NULL);
+		expect_event(sub, "event switch host guest domain-started", SLOW);
+	}
+	char *qlog = itest_read_file("/var/log/libvirt/qemu/" DOM_XML ".log", NULL);
+	ITEST_ASSERT_NOT_NULL(qlog);
+	ITEST_ASSERT_STR_CONTAINS(qlog, "tainted: custom-monitor");
+	free(qlog);
+	ITEST_ASSERT_EQ_INT(ksd_stop(k), 0);
+	char *log = daemon_log(k);
+	ITEST_ASSERT_EQ_INT(count_substr(log, "target 'guest': domain '" DOM_XML "' reads its keyboard"), 2);
+	ITEST_ASSERT_STR_CONTAINS(log, "deleted its input-linux objects from domain '" DOM_XML "'");
+	free(log);
+	dom_destroy(c, DOM_XML);
+	free(kn);
+	free(pn);
+}
