@@ -29,6 +29,7 @@
 #include "listener.h"
 #include "log.h"
 #include "outputs.h"
+#include "qmplink.h"
 #include "virt.h"
 
 enum tag {
@@ -39,6 +40,7 @@ enum tag {
 	TAG_HOOKS,    /* output of a running on-enter/on-leave hook */
 	TAG_LISTENER, /* the network listener */
 	TAG_VIRT,     /* results of the libvirt worker (virt.c) */
+	TAG_QMP,      /* index: a QMP link of qmplink.c */
 	TAG_PDEV,     /* index: device slot */
 	TAG_VDEV,     /* index: the target whose keyboard it is */
 };
@@ -65,6 +67,7 @@ struct daemon {
 	struct virt *virt;       /* libvirt: usb targets, domain lifecycle */
 	struct inputs *inputs;   /* the physical devices */
 	struct outputs *outputs; /* the targets' virtual devices */
+	struct qmplink *qmp;     /* `qmp = PATH`: the devices added to QEMUs */
 	struct counters n;
 	uint64_t now;
 	uint64_t next_ctl_tick;
@@ -108,6 +111,8 @@ static int watch_pdev(void *data, int fd, int slot, bool on)
  * get these. */
 static void devices_changed(struct daemon *d)
 {
+	if (d->qmp)
+		qmplink_configure(d->qmp, d->cfg, outputs_table(d->outputs), d->now);
 	if (d->virt) {
 		bool kept[CONFIG_MAX_TARGETS][VK_COUNT];
 		for (size_t t = 0; t < d->cfg->n_target; t++)
@@ -124,6 +129,23 @@ static void on_absolute(void *data)
 	devices_changed(d);
 }
 
+/* ---- QMP links (qmplink.c) ---- */
+
+static void watch_qmp(void *data, int fd, int slot, uint32_t events)
+{
+	struct daemon *d = data;
+	struct epoll_event ev = { .events = events, .data.u64 = TAGGED(TAG_QMP, slot) };
+	if (!events)
+		epoll_ctl(d->epfd, EPOLL_CTL_DEL, fd, NULL);
+	else if (epoll_ctl(d->epfd, EPOLL_CTL_MOD, fd, &ev) < 0 && errno == ENOENT)
+		epoll_ctl(d->epfd, EPOLL_CTL_ADD, fd, &ev);
+}
+
+static bool qmp_kept(void *data, int t, enum vkind kind)
+{
+	struct daemon *d = data;
+	return outputs_kept(d->outputs, d->cfg, t, kind);
+}
 
 /* ---- router output ---- */
 
@@ -257,6 +279,7 @@ static void cmd_view(void *data, struct report_view *v)
 	v->cfg = d->cfg;
 	v->router = d->router;
 	v->virt = d->virt;
+	v->qmp = d->qmp;
 	v->vd = outputs_table(d->outputs);
 	for (int i = 0; i < ROUTER_MAX_DEVICES; i++) {
 		v->input[i].node = inputs_node(d->inputs, i);
@@ -337,6 +360,8 @@ static void arm_timer(struct daemon *d)
 		when = listener_next_deadline(d->listener);
 	if (outputs_deadline(d->outputs) < when)
 		when = outputs_deadline(d->outputs);
+	if (d->qmp && qmplink_deadline(d->qmp) < when)
+		when = qmplink_deadline(d->qmp);
 	if (when == d->armed)
 		return;
 	d->armed = when;
@@ -365,6 +390,7 @@ static void on_timer(struct daemon *d)
 	hooks_tick(d->hooks, d->now);
 	listener_tick(d->listener, d->now);
 	outputs_tick(d->outputs, d->now);
+	qmplink_tick(d->qmp, d->now);
 }
 
 static void on_signal(struct daemon *d)
@@ -458,7 +484,13 @@ static int setup(struct daemon *d, char *err, size_t errlen)
 		return -1;
 	}
 	epoll_set(d, EPOLL_CTL_ADD, virt_fd(d->virt), TAGGED(TAG_VIRT, 0));
-	/* QEMUs that get the devices at run time (libvirt-hotplug). */
+	/* QEMUs that get the devices at run time (qmp, libvirt-hotplug). */
+	const struct qmplink_env qenv = { d, watch_qmp, qmp_kept };
+	if (!(d->qmp = qmplink_create(&qenv))) {
+		snprintf(err, errlen, "cannot start: %s", strerror(errno));
+		return -1;
+	}
+	d->now = now_ms();
 	devices_changed(d);
 	const struct router_output out = {
 		d, out_emit, out_grab, out_leds, out_prepare, out_switched, out_host_release, out_moves
@@ -486,6 +518,7 @@ static int setup(struct daemon *d, char *err, size_t errlen)
  * kernel discards what a reader has not read once a device is destroyed. */
 #define EXIT_DRAIN_MS 150
 #define VIRT_EXIT_TIMEOUT_MS 15000
+#define QMP_EXIT_TIMEOUT_MS 2000
 
 static void teardown(struct daemon *d)
 {
@@ -501,6 +534,8 @@ static void teardown(struct daemon *d)
 	}
 	/* USB devices in a guest come home (waits for libvirt, bounded). */
 	virt_destroy(d->virt, VIRT_EXIT_TIMEOUT_MS);
+	/* QEMUs given our devices at run time let go of those that die now. */
+	qmplink_destroy(d->qmp, QMP_EXIT_TIMEOUT_MS);
 	inputs_destroy(d->inputs);
 	outputs_destroy(d->outputs, d->cfg);
 	router_destroy(d->router);
@@ -569,6 +604,9 @@ int daemon_run(const struct daemon_options *opt)
 				break;
 			case TAG_VIRT:
 				virt_dispatch(d->virt);
+				break;
+			case TAG_QMP:
+				qmplink_dispatch(d->qmp, (int)idx, ev[i].events, d->now);
 				break;
 			case TAG_TIMER:
 				on_timer(d);
