@@ -509,6 +509,19 @@ static struct treader *guest_keyboard(struct ksd *k)
 	return r;
 }
 
+/* 'a' typed on the VM's USB keyboard (QMP to the test VM's QEMU) reaches
+ * kvmswitch's guest keyboard, press and release. */
+static void typed_reaches_guest(struct ksd *k)
+{
+	struct treader *gk = guest_keyboard(k);
+	struct qmp *q = qmp_open(NULL);
+	qmp_type_key(q, "a", true);
+	ITEST_ASSERT_MSG(treader_wait_event(gk, EV_KEY, KEY_A, 1, T), "KEY_A did not reach the guest target");
+	qmp_type_key(q, "a", false);
+	ITEST_ASSERT_MSG(treader_wait_event(gk, EV_KEY, KEY_A, 0, T), "KEY_A's release did not reach the guest target");
+	qmp_close(q);
+}
+
 /* ---- cases ---- */
 
 /* Switch to the usb target: both identical devices (0627:0001, told apart
@@ -543,13 +556,7 @@ ITEST_TIMEOUT(usb_target_moves_both_devices_and_back, 600)
 	wait_status(k, "usb", "\"attached\":0", T);
 
 	/* Typed on the returned USB keyboard: forwarded to the guest target. */
-	struct treader *gk = guest_keyboard(k);
-	struct qmp *q = qmp_open(NULL);
-	qmp_type_key(q, "a", true);
-	ITEST_ASSERT_MSG(treader_wait_event(gk, EV_KEY, KEY_A, 1, T), "KEY_A did not reach the guest target");
-	qmp_type_key(q, "a", false);
-	ITEST_ASSERT_MSG(treader_wait_event(gk, EV_KEY, KEY_A, 0, T), "KEY_A's release did not reach the guest target");
-	qmp_close(q);
+	typed_reaches_guest(k);
 	free(kbd);
 	free(mouse);
 }
@@ -849,13 +856,7 @@ ITEST_TIMEOUT(usb_evdev_target_takes_listed_device_along, 600)
 	wait_status(k, "guest", "\"attached\":1", T);
 
 	/* Keys still go through kvmswitch to the target's keyboard. */
-	struct treader *gk = guest_keyboard(k);
-	struct qmp *q = qmp_open(NULL);
-	qmp_type_key(q, "a", true);
-	ITEST_ASSERT_MSG(treader_wait_event(gk, EV_KEY, KEY_A, 1, T), "KEY_A did not reach the guest target");
-	qmp_type_key(q, "a", false);
-	ITEST_ASSERT_MSG(treader_wait_event(gk, EV_KEY, KEY_A, 0, T), "KEY_A's release did not reach the guest");
-	qmp_close(q);
+	typed_reaches_guest(k);
 
 	switch_ok(k, "host");
 	wait_hostdevs(c, DOM_USB, 0, SLOW);
