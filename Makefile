@@ -14,8 +14,9 @@ B        ?= build
 CC       ?= cc
 # pkg-config packages, each as NAME:DEBIAN-PACKAGE (tests/deps.sh installs
 # them). The daemon's:
-DAEMON_PKGS = libevdev:libevdev-dev libudev:libudev-dev libvirt:libvirt-dev xkbcommon:libxkbcommon-dev \
-              libsystemd:libsystemd-dev libsodium:libsodium-dev libxml-2.0:libxml2-dev json-c:libjson-c-dev
+DAEMON_PKGS = libevdev:libevdev-dev libudev:libudev-dev libvirt:libvirt-dev libvirt-qemu:libvirt-dev \
+              xkbcommon:libxkbcommon-dev libsystemd:libsystemd-dev libsodium:libsodium-dev libxml-2.0:libxml2-dev \
+              json-c:libjson-c-dev
 # The test programs' (tests/lib, tests/integration, tests/bench): uinput
 # devices and udev, libvirt for usb_libvirt, libsodium for test_ctl's
 # listener. libinput is in neither list: nothing links it (test_system runs
@@ -33,6 +34,7 @@ DAEMON_LIBS   := $(shell pkg-config --libs $(call pkg_names,$(DAEMON_PKGS)) 2>/d
 TEST_CFLAGS   := $(shell pkg-config --cflags $(call pkg_names,$(TEST_PKGS)) 2>/dev/null)
 TEST_LIBS     := $(shell pkg-config --libs $(call pkg_names,$(TEST_PKGS)) 2>/dev/null)
 XML_LIBS      := $(shell pkg-config --libs libxml-2.0 2>/dev/null)
+JSON_LIBS     := $(shell pkg-config --libs json-c 2>/dev/null)
 LDFLAGS  += -pie -Wl,-z,relro,-z,now -Wl,--as-needed
 
 # The pure core: no I/O, no library headers beyond libc and <linux/input.h>.
@@ -75,13 +77,13 @@ pkgs-daemon:
 pkgs-tests:
 	$(call check_pkgs,$(TEST_PKGS))
 
-# Unit tests link the core, and of the shell only domxml.o: reading a
-# domain's XML is libxml2's work, so its cases run against libxml2 (its
-# header names no libxml2 type; the test objects still get no library
-# include path).
-UNIT_SHELL_OBJ = $(B)/src/shell/domxml.o
+# Unit tests link the core, and of the shell only domxml.o and hotadd.o:
+# reading a domain's XML is libxml2's work and QMP's JSON json-c's, so their
+# cases run against those libraries (their headers name no library type;
+# the test objects still get no library include path).
+UNIT_SHELL_OBJ = $(B)/src/shell/domxml.o $(B)/src/shell/hotadd.o
 $(B)/unit-tests: $(UNIT_SRC:%.c=$(B)/%.o) $(CORE_OBJ) $(UNIT_SHELL_OBJ)
-	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(XML_LIBS)
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(XML_LIBS) $(JSON_LIBS)
 
 $(B)/gen/evcodes.h: tests/unit/gen-evcodes.sh
 	@mkdir -p $(dir $@)

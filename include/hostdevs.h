@@ -6,6 +6,7 @@
 #ifndef KVMSWITCH_HOSTDEVS_H
 #define KVMSWITCH_HOSTDEVS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "core/config.h"
@@ -30,6 +31,25 @@ int hostdevs_find_pci(const struct pci_addr *a, char *cls, size_t len);
  * an IOMMU group it shares), as a sentence that starts with a space; ""
  * if nothing stands out. */
 void hostdevs_iommu_hint(const struct pci_addr *a, char *out, size_t len);
+
+/* The serial of the USB device that sysfs device `syspath` (an input
+ * node) belongs to, in serial: true, or false if it is on no USB device. */
+bool hostdevs_usb_serial_of(const char *syspath, char *serial, size_t len);
+
+/* USB devices plugged in and unplugged, from udev (its own monitor; one
+ * thread uses it). */
+struct hostdevs_monitor;
+struct hostdev_event {
+	bool added;            /* else removed */
+	struct hostdev_usb dev; /* removed: ids, bus and device number (from the event) */
+};
+/* NULL with errno if udev cannot be reached. */
+struct hostdevs_monitor *hostdevs_monitor_create(void);
+void hostdevs_monitor_destroy(struct hostdevs_monitor *m);
+/* Readable when events wait. */
+int hostdevs_monitor_fd(const struct hostdevs_monitor *m);
+/* The next USB device event: 1 and *ev, or 0 when none waits. */
+int hostdevs_monitor_read(struct hostdevs_monitor *m, struct hostdev_event *ev);
 
 /* Asks the kernel to bind a driver to every interface of USB device
  * `sysname` that has none (normally QEMU gives them back to usbhid itself).

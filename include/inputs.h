@@ -57,8 +57,10 @@ void inputs_set_leds(struct inputs *in, int slot, uint32_t leds); /* slot -1: ev
 const char *inputs_node(const struct inputs *in, int slot);
 const char *inputs_name(const struct inputs *in, int slot);
 bool inputs_host_only(const struct inputs *in, int slot);
-/* Does kvmswitch still grab a device that usb target `target` moves? */
+/* Does kvmswitch still grab a device that target `target` moves? */
 bool inputs_holding(const struct inputs *in, const struct config *cfg, int target);
+/* Does target `target` move device `slot` to its domain (virt_moves)? */
+bool inputs_moves(const struct inputs *in, const struct config *cfg, int slot, int target);
 const struct inputs_counters *inputs_counters(const struct inputs *in);
 
 #endif

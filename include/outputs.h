@@ -60,6 +60,10 @@ bool outputs_lack(const struct outputs *o, const struct config *cfg, int t);
 /* The first target that lacks them, or NULL. */
 const char *outputs_missing(const struct outputs *o, const struct config *cfg);
 
+/* Is target t's device of a kind in systemd's fd store (it outlives our
+ * exit)? */
+bool outputs_kept(const struct outputs *o, const struct config *cfg, int t, enum vkind kind);
+
 /* The devices, [target][kind], NULL where there is none (for reports). */
 struct vdev *(*outputs_table(struct outputs *o))[VK_COUNT];
 /* Frames that could not be written (a missing device or a failed write). */

@@ -12,6 +12,7 @@
 #include "vdev.h"
 
 struct virt;
+struct qmplink;
 
 /* The shell's counters (the router keeps the others). */
 struct report_counters {
@@ -30,6 +31,7 @@ struct report_view {
 	const struct config *cfg;
 	const struct router *router;
 	const struct virt *virt; /* NULL: none */
+	const struct qmplink *qmp; /* NULL: none */
 	/* The virtual devices, [target][kind]; NULL where there is none. */
 	struct vdev *(*vd)[VK_COUNT];
 	/* The input devices taken, by router slot; node NULL: a free slot. */

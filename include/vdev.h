@@ -45,6 +45,9 @@ int vdev_catch_up(struct vdev *v);
 int vdev_read(struct vdev *v, void (*fn)(void *data, unsigned code, int value), void *data);
 
 int vdev_fd(const struct vdev *v);
+/* Taken over from systemd's fd store (vdev_adopt): the device a consumer
+ * may have held since before our start. */
+bool vdev_adopted(const struct vdev *v);
 const char *vdev_name(const struct vdev *v);
 const char *vdev_devnode(const struct vdev *v); /* /dev/input/eventN */
 

@@ -20,6 +20,7 @@
 #include "core/config.h"
 #include "core/json.h"
 #include "core/match.h"
+#include "vdev.h"
 
 struct virt;
 
@@ -38,6 +39,10 @@ struct virt_hooks {
 	 * (why may be NULL), or -errno with why (also when another switch or
 	 * the domain's end came first: -ECANCELED, -EHOSTDOWN). */
 	void (*answer)(void *data, uint64_t ticket, int rc, const char *why);
+	/* `follow = start`: target's domain started and its QEMU holds the
+	 * target's keyboard (a usb target's: the domain runs): switch to it
+	 * (SWITCH_DOMAIN_STARTED). */
+	void (*domain_started)(void *data, int target);
 };
 
 /* Starts the worker (call with the daemon's signals blocked). NULL with
@@ -68,6 +73,12 @@ void virt_switched(struct virt *v, int from, int to);
 bool virt_attaching(const struct virt *v);
 void virt_set_ticket(struct virt *v, uint64_t ticket);
 
+/* The targets' virtual devices, for the worker: `follow = start` watches
+ * for the keyboard's node in the domain's QEMU, `libvirt-hotplug` adds them.
+ * Call at start and after they change (reload, a tablet), after
+ * virt_reconfigure. kept[t][k]: in systemd's fd store (outlives us). */
+void virt_set_devices(struct virt *v, struct vdev *(*vd)[VK_COUNT], bool (*kept)[VK_COUNT]);
+
 /* Reload, before router_reconfigure: the new config (map as from
  * config_map_targets). */
 void virt_reconfigure(struct virt *v, const struct config *cfg, const int *map);
@@ -76,8 +87,9 @@ void virt_reconfigure(struct virt *v, const struct config *cfg, const int *map);
  * domain). */
 void virt_status_json(const struct virt *v, int target, struct json *j);
 
-/* Does usb target `target` move this input device (a USB device it lists by
- * id, or any device behind a PCI controller it lists)? */
+/* Does target `target` (usb, or evdev with usb/pci devices) move this input
+ * device to its domain (a USB device it lists by id, or any device behind a
+ * PCI controller it lists)? */
 bool virt_moves(const struct config *cfg, int target, const struct device_desc *desc, const char *syspath);
 
 #endif

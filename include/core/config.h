@@ -25,6 +25,18 @@ enum libvirt_input {
 	LIBVIRT_INPUT_PASSTHROUGH, /* <input type='passthrough' bus='virtio'> */
 };
 
+/* When the target follows its domain (bits): become active when it starts,
+ * come back to the host when it stops. */
+enum follow {
+	FOLLOW_NO = 0,
+	FOLLOW_START = 1,
+	FOLLOW_STOP = 2,
+	FOLLOW_BOTH = 3,
+};
+
+/* A QMP socket path fits a sockaddr_un. */
+#define CONFIG_QMP_PATH_MAX 108
+
 struct usb_match {
 	uint16_t vendor, product;
 	char serial[128]; /* empty: any */
@@ -56,6 +68,9 @@ struct target_conf {
 	struct pci_addr *pci;
 	size_t n_pci;
 	uint32_t return_after_ms; /* 0: never */
+	enum follow follow;       /* default FOLLOW_STOP */
+	char *qmp;                /* QEMU's QMP socket: input-linux objects added there, or NULL */
+	bool libvirt_hotplug;     /* the same through libvirt's monitor passthrough */
 	int line;
 };
 

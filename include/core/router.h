@@ -20,6 +20,7 @@ enum switch_reason {
 	SWITCH_DOMAIN_GONE,   /* the target's libvirt domain stopped */
 	SWITCH_RELOAD,        /* the active target vanished from a reloaded config */
 	SWITCH_ATTACH_FAILED, /* a usb target's devices could not be attached: back */
+	SWITCH_DOMAIN_STARTED, /* follow = start: the target's domain started */
 };
 
 const char *switch_reason_name(enum switch_reason why);
@@ -75,6 +76,12 @@ struct router_output {
 	 * kernel or half read)? Asked only after many grab changes with frames
 	 * pending all along (see history_room in router.c). */
 	bool (*queued)(void *data, int dev);
+	/* Optional: does target `target` take device `dev` whole while it is
+	 * active (libvirt attaches the USB device to its domain)? Then the
+	 * router does not grab the device while that target is active: the
+	 * host reads it until it leaves, and it leaves ungrabbed once its keys
+	 * are up. Asked when the device comes and at every switch. */
+	bool (*moves)(void *data, int dev, int target);
 };
 
 /* Where an input event went, for `kvmswitch monitor` (router_set_trace). */

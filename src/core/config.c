@@ -44,6 +44,9 @@ enum once_key {
 	K_LOCK,
 	K_START_LOCKED,
 	K_HOTKEY_ACTION,
+	K_FOLLOW,
+	K_QMP,
+	K_LIBVIRT_HOTPLUG,
 	K_COUNT,
 };
 
@@ -278,6 +281,9 @@ static const struct {
 	{ "usb", SEC_TARGET, -1 },
 	{ "pci", SEC_TARGET, -1 },
 	{ "return-after", SEC_TARGET, K_RETURN_AFTER },
+	{ "follow", SEC_TARGET, K_FOLLOW },
+	{ "qmp", SEC_TARGET, K_QMP },
+	{ "libvirt-hotplug", SEC_TARGET, K_LIBVIRT_HOTPLUG },
 	{ "enable", SEC_LISTENER, K_ENABLE },
 	{ "address", SEC_LISTENER, K_ADDRESS },
 	{ "secret-file", SEC_LISTENER, K_SECRET_FILE },
@@ -377,6 +383,7 @@ static int handle_section(struct parser *p, char *s)
 		memset(t, 0, sizeof(*t));
 		snprintf(t->name, sizeof(t->name), "%s", tname);
 		t->type = strcmp(tname, "host") == 0 ? TARGET_HOST : TARGET_EVDEV;
+		t->follow = FOLLOW_STOP;
 		t->line = p->line;
 		p->target = t;
 		p->sec = SEC_TARGET;
@@ -387,6 +394,8 @@ static int handle_section(struct parser *p, char *s)
 	return fail(p, p->line, "unknown section [%s] (expected [general], [input], [target NAME] or [listener])",
 		    name);
 }
+
+static int guest_input_key(struct parser *p, struct target_conf *t, int key, char *val);
 
 static int handle_key(struct parser *p, const char *key, char *val)
 {
@@ -537,12 +546,69 @@ static int handle_key(struct parser *p, const char *key, char *val)
 					    "'return-after' must be seconds (e.g. 30, 1.5 or 2m, at most a day), not '%s'",
 					    val);
 			return 0;
+		case K_FOLLOW:
+		case K_QMP:
+		case K_LIBVIRT_HOTPLUG:
+			return guest_input_key(p, t, once, val);
 		}
 		break;
 	case SEC_NONE:
 		break;
 	}
 	return fail(p, p->line, "internal error: unhandled key '%s'", key);
+}
+
+/* ---- what follows the focus into a guest (issue 15): follow, qmp,
+ * libvirt-hotplug, and usb/pci devices of evdev targets */
+
+static int guest_input_key(struct parser *p, struct target_conf *t, int key, char *val)
+{
+	if (key == K_FOLLOW) {
+		static const char *const names[] = { [FOLLOW_NO] = "no", [FOLLOW_START] = "start",
+						     [FOLLOW_STOP] = "stop", [FOLLOW_BOTH] = "both" };
+		for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+			if (!strcmp(val, names[i])) {
+				t->follow = (enum follow)i;
+				return 0;
+			}
+		return fail(p, p->line, "unknown follow '%s' (start, stop, both or no)", val);
+	}
+	if (key == K_LIBVIRT_HOTPLUG) {
+		if (parse_bool(val, &t->libvirt_hotplug) < 0)
+			return fail(p, p->line, "'libvirt-hotplug' must be yes or no, not '%s'", val);
+		return 0;
+	}
+	val = unquote(val);
+	if (val[0] != '/' || strlen(val) >= CONFIG_QMP_PATH_MAX)
+		return fail(p, p->line, "'qmp' must be the absolute path of QEMU's QMP socket (at most %d bytes), not '%s'",
+			    CONFIG_QMP_PATH_MAX - 1, val);
+	return set_string(p, &t->qmp, val);
+}
+
+static int check_game_time(struct parser *p, const struct target_conf *t, const int *lines)
+{
+	if (t->type == TARGET_HOST && (t->n_usb || t->n_pci))
+		return fail(p, t->line, "the host target '%s' cannot list usb/pci devices (they are the host's already)",
+			    t->name);
+	if (t->type == TARGET_EVDEV && (t->n_usb || t->n_pci) && !t->domain)
+		return fail(p, t->line, "target '%s' lists usb/pci devices but has no 'domain = NAME' to attach them to",
+			    t->name);
+	if (lines[K_FOLLOW] && !t->domain)
+		return fail(p, lines[K_FOLLOW], "'follow' needs 'domain = NAME' in target '%s'", t->name);
+	if (t->type == TARGET_USB && !(t->follow & FOLLOW_STOP))
+		return fail(p, lines[K_FOLLOW],
+			    "usb target '%s' always comes back to the host when its domain stops (its devices leave "
+			    "with it): 'follow' must be stop or both",
+			    t->name);
+	if (lines[K_LIBVIRT_HOTPLUG] && t->libvirt_hotplug && !t->domain)
+		return fail(p, lines[K_LIBVIRT_HOTPLUG], "'libvirt-hotplug' needs 'domain = NAME' in target '%s'",
+			    t->name);
+	if (t->qmp && t->libvirt_hotplug)
+		return fail(p, lines[K_QMP] > lines[K_LIBVIRT_HOTPLUG] ? lines[K_QMP] : lines[K_LIBVIRT_HOTPLUG],
+			    "target '%s' has both 'qmp' and 'libvirt-hotplug', which both add its devices to a QEMU: "
+			    "keep one",
+			    t->name);
+	return 0;
 }
 
 /* Which keys a target of each type may carry; the line of the first offender. */
@@ -558,13 +624,16 @@ static int check_target(struct parser *p, const struct target_conf *t, const int
 		{ K_URI, "uri", 1u << TARGET_EVDEV | 1u << TARGET_USB },
 		{ K_LIBVIRT_INPUT, "libvirt-input", 1u << TARGET_EVDEV },
 		{ K_RETURN_AFTER, "return-after", 1u << TARGET_EVDEV | 1u << TARGET_USB },
+		{ K_FOLLOW, "follow", 1u << TARGET_EVDEV | 1u << TARGET_USB },
+		{ K_QMP, "qmp", 1u << TARGET_EVDEV },
+		{ K_LIBVIRT_HOTPLUG, "libvirt-hotplug", 1u << TARGET_EVDEV },
 	};
 	for (size_t i = 0; i < sizeof(allowed) / sizeof(allowed[0]); i++)
 		if (lines[allowed[i].key] && !(allowed[i].types & (1u << t->type)))
 			return fail(p, lines[allowed[i].key], "'%s' does not apply to target '%s' of type %s",
 				    allowed[i].name, t->name, target_type_name(t->type));
-	if (t->type != TARGET_USB && (t->n_usb || t->n_pci))
-		return fail(p, t->line, "target '%s' lists usb/pci devices but is not of type usb", t->name);
+	if (check_game_time(p, t, lines) < 0)
+		return -1;
 	if (t->type == TARGET_USB) {
 		if (!t->domain)
 			return fail(p, t->line, "usb target '%s' needs 'domain = NAME'", t->name);
@@ -584,6 +653,7 @@ static void target_finish(struct target_conf *t)
 	free(t->uri);
 	free(t->usb);
 	free(t->pci);
+	free(t->qmp);
 }
 
 void config_destroy(struct config *cfg)

@@ -43,6 +43,9 @@ struct rdev {
 	bool grabbed;
 	bool want_grab;
 	bool grab_failed;
+	/* The active target takes this device whole (libvirt attaches it to
+	 * its domain): it is not grabbed, the host reads it until it leaves. */
+	bool moved;
 	uint16_t n_down;
 	uint16_t n_host; /* keys in KS_HOST */
 	uint8_t key[KEY_CNT];
@@ -121,6 +124,7 @@ const char *switch_reason_name(enum switch_reason why)
 		[SWITCH_DOMAIN_GONE] = "domain-gone",
 		[SWITCH_RELOAD] = "reload",
 		[SWITCH_ATTACH_FAILED] = "attach-failed",
+		[SWITCH_DOMAIN_STARTED] = "domain-started",
 	};
 	if ((unsigned)why < sizeof(names) / sizeof(names[0]) && names[why])
 		return names[why];
@@ -151,20 +155,31 @@ static bool host_forwards(const struct router *r)
 	return r->started && !r->released && config_target_forwards(r->cfg, host_index(r));
 }
 
+/* Does the active target take device i whole (out.moves)? Asked when the
+ * device comes and at every switch, kept in rdev.moved. A host-only device
+ * never leaves the host. */
+static bool moved(const struct router *r, int i)
+{
+	return r->started && !r->released && !r->dev[i]->info.host_only && r->out.moves &&
+	       r->out.moves(r->out.data, i, r->active);
+}
+
+/* A device the active target takes whole is not grabbed: the host reads it
+ * until it leaves, and it leaves ungrabbed once its keys are up. */
 static bool want_grab(const struct router *r, const struct rdev *d)
 {
-	return d->info.host_only ? host_forwards(r) : forwarding(r);
+	return d->info.host_only ? host_forwards(r) : forwarding(r) && !d->moved;
 }
 
 /* Where a frame only kvmswitch read goes: the active target, or while the
  * host reads the devices itself (on the way to it, a grab that waits for
- * keys to come up) the host, through kvmswitch's host devices. Never
- * nowhere: the host did not read it. A host-only device's go to the host.
- * Computed at every change of the active target, the mode or the config
- * (update_dest), not per event. */
+ * keys to come up; a device the active target takes whole) the host,
+ * through kvmswitch's host devices. Never nowhere: the host did not read it.
+ * A host-only device's go to the host. Computed at every change of the
+ * active target, the mode or the config (update_dest), not per event. */
 static int dest_target(const struct router *r, const struct rdev *d)
 {
-	return d->info.host_only ? r->host : r->dest;
+	return d->info.host_only || d->moved ? r->host : r->dest;
 }
 
 static void update_dest(struct router *r)
@@ -475,6 +490,7 @@ static void set_grabs(struct router *r, bool force)
 		struct rdev *d = r->dev[i];
 		if (!d)
 			continue;
+		d->moved = moved(r, i);
 		d->want_grab = want_grab(r, d);
 		d->grab_failed = false;
 		dev_update_grab(r, i, force);
@@ -690,6 +706,7 @@ int router_device_add(struct router *r, int i, const struct router_device_info *
 	r->dev[i] = d;
 	if (!forwarding(r) && info->keyboard)
 		r->host_leds = info->leds;
+	d->moved = moved(r, i);
 	d->want_grab = want_grab(r, d);
 	dev_update_grab(r, i, false);
 	if (info->keyboard && forwarding(r))

@@ -30,6 +30,7 @@
 #include "log.h"
 #include "monitor.h"
 #include "outputs.h"
+#include "qmplink.h"
 #include "virt.h"
 
 enum tag {
@@ -40,6 +41,7 @@ enum tag {
 	TAG_HOOKS,    /* output of a running on-enter/on-leave hook */
 	TAG_LISTENER, /* the network listener */
 	TAG_VIRT,     /* results of the libvirt worker (virt.c) */
+	TAG_QMP,      /* index: a QMP link of qmplink.c */
 	TAG_PDEV,     /* index: device slot */
 	TAG_VDEV,     /* index: the target whose keyboard it is */
 };
@@ -66,6 +68,7 @@ struct daemon {
 	struct virt *virt;       /* libvirt: usb targets, domain lifecycle */
 	struct inputs *inputs;   /* the physical devices */
 	struct outputs *outputs; /* the targets' virtual devices */
+	struct qmplink *qmp;     /* `qmp = PATH`: the devices added to QEMUs */
 	struct counters n;
 	struct monitor monitor; /* `kvmswitch monitor`: on while a client asks */
 	bool monitoring;
@@ -107,10 +110,44 @@ static int watch_pdev(void *data, int fd, int slot, bool on)
 	return epoll_set(d, on ? EPOLL_CTL_ADD : EPOLL_CTL_DEL, fd, TAGGED(TAG_PDEV, slot));
 }
 
+/* The targets' virtual devices changed: QEMUs that get them at run time
+ * get these. */
+static void devices_changed(struct daemon *d)
+{
+	if (d->qmp)
+		qmplink_configure(d->qmp, d->cfg, outputs_table(d->outputs), d->now);
+	if (d->virt) {
+		bool kept[CONFIG_MAX_TARGETS][VK_COUNT];
+		for (size_t t = 0; t < d->cfg->n_target; t++)
+			for (int k = 0; k < VK_COUNT; k++)
+				kept[t][k] = outputs_kept(d->outputs, d->cfg, (int)t, (enum vkind)k);
+		virt_set_devices(d->virt, outputs_table(d->outputs), kept);
+	}
+}
+
 static void on_absolute(void *data)
 {
 	struct daemon *d = data;
 	outputs_want_tablet(d->outputs, d->cfg);
+	devices_changed(d);
+}
+
+/* ---- QMP links (qmplink.c) ---- */
+
+static void watch_qmp(void *data, int fd, int slot, uint32_t events)
+{
+	struct daemon *d = data;
+	struct epoll_event ev = { .events = events, .data.u64 = TAGGED(TAG_QMP, slot) };
+	if (!events)
+		epoll_ctl(d->epfd, EPOLL_CTL_DEL, fd, NULL);
+	else if (epoll_ctl(d->epfd, EPOLL_CTL_MOD, fd, &ev) < 0 && errno == ENOENT)
+		epoll_ctl(d->epfd, EPOLL_CTL_ADD, fd, &ev);
+}
+
+static bool qmp_kept(void *data, int t, enum vkind kind)
+{
+	struct daemon *d = data;
+	return outputs_kept(d->outputs, d->cfg, t, kind);
 }
 
 /* ---- router output ---- */
@@ -152,6 +189,14 @@ static int out_prepare(void *data, int from, int to)
 	if (outputs_lack(d->outputs, d->cfg, to))
 		return -ENODEV;
 	return d->virt ? virt_prepare(d->virt, from, to) : 0;
+}
+
+/* Does target `target` take device `dev` whole (a USB device libvirt
+ * attaches to its domain)? */
+static bool out_moves(void *data, int dev, int target)
+{
+	struct daemon *d = data;
+	return d->inputs && inputs_moves(d->inputs, d->cfg, dev, target);
 }
 
 static void out_switched(void *data, int from, int to, enum switch_reason why)
@@ -233,6 +278,7 @@ static int reload(struct daemon *d, char *err, size_t errlen)
 	if (d->virt)
 		virt_reconfigure(d->virt, cfg, map);
 	router_reconfigure(d->router, cfg, map, d->now);
+	devices_changed(d);
 	config_destroy(old);
 	snprintf(d->config_path, sizeof(d->config_path), "%s", path);
 
@@ -279,6 +325,7 @@ static void cmd_view(void *data, struct report_view *v)
 	v->cfg = d->cfg;
 	v->router = d->router;
 	v->virt = d->virt;
+	v->qmp = d->qmp;
 	v->vd = outputs_table(d->outputs);
 	for (int i = 0; i < ROUTER_MAX_DEVICES; i++) {
 		v->input[i].node = inputs_node(d->inputs, i);
@@ -304,7 +351,7 @@ static void cmd_view(void *data, struct report_view *v)
 
 /* ---- libvirt (virt.c) ---- */
 
-/* Does kvmswitch still grab an input device that usb target `target` moves? */
+/* Does kvmswitch still grab an input device that target `target` moves? */
 static bool on_virt_holding(void *data, int target)
 {
 	struct daemon *d = data;
@@ -326,6 +373,17 @@ static void on_virt_attach_failed(void *data, int target, int previous, const ch
 	log_error("target '%s': %s; switching back to '%s'", d->cfg->target[target].name, why, d->cfg->target[back].name);
 	if (router_switch(d->router, back, SWITCH_ATTACH_FAILED, d->now) < 0 && back != host)
 		router_switch(d->router, host, SWITCH_ATTACH_FAILED, d->now);
+}
+
+/* follow = start: the target's domain started and its QEMU reads the
+ * target's devices. */
+static void on_virt_started(void *data, int target)
+{
+	struct daemon *d = data;
+	int rc = router_switch(d->router, target, SWITCH_DOMAIN_STARTED, d->now);
+	if (rc < 0 && rc != -EALREADY)
+		log_warn("target '%s': its domain started, but switching to it failed: %s", d->cfg->target[target].name,
+			 virt_refusal(d->virt) ? virt_refusal(d->virt) : strerror(-rc));
 }
 
 static void on_virt_answer(void *data, uint64_t ticket, int rc, const char *why)
@@ -351,6 +409,8 @@ static void arm_timer(struct daemon *d)
 		when = listener_next_deadline(d->listener);
 	if (outputs_deadline(d->outputs) < when)
 		when = outputs_deadline(d->outputs);
+	if (d->qmp && qmplink_deadline(d->qmp) < when)
+		when = qmplink_deadline(d->qmp);
 	if (when == d->armed)
 		return;
 	d->armed = when;
@@ -380,6 +440,7 @@ static void on_timer(struct daemon *d)
 	hooks_tick(d->hooks, d->now);
 	listener_tick(d->listener, d->now);
 	outputs_tick(d->outputs, d->now);
+	qmplink_tick(d->qmp, d->now);
 }
 
 static void on_signal(struct daemon *d)
@@ -465,15 +526,25 @@ static int setup(struct daemon *d, char *err, size_t errlen)
 		return -1;
 	}
 	/* Before the router: its start calls prepare and switched. */
-	const struct virt_hooks vh = { d, on_virt_holding, on_virt_gone, on_virt_attach_failed, on_virt_answer };
+	const struct virt_hooks vh = { d, on_virt_holding, on_virt_gone, on_virt_attach_failed, on_virt_answer,
+				       on_virt_started };
 	d->virt = virt_create(d->cfg, &vh);
 	if (!d->virt) {
 		snprintf(err, errlen, "cannot start the libvirt worker: %s", strerror(errno));
 		return -1;
 	}
 	epoll_set(d, EPOLL_CTL_ADD, virt_fd(d->virt), TAGGED(TAG_VIRT, 0));
+	/* QEMUs that get the devices at run time (qmp, libvirt-hotplug). */
+	const struct qmplink_env qenv = { d, watch_qmp, qmp_kept };
+	if (!(d->qmp = qmplink_create(&qenv))) {
+		snprintf(err, errlen, "cannot start: %s", strerror(errno));
+		return -1;
+	}
+	d->now = now_ms();
+	devices_changed(d);
 	const struct router_output out = {
-		d, out_emit, out_grab, out_leds, out_prepare, out_switched, out_host_release, out_locked, out_queued
+		d, out_emit, out_grab, out_leds, out_prepare, out_switched, out_host_release, out_locked, out_queued,
+		out_moves
 	};
 	d->router = router_create(d->cfg, &out);
 	/* Requests are read only in the loop, so the socket and the listener
@@ -498,6 +569,7 @@ static int setup(struct daemon *d, char *err, size_t errlen)
  * kernel discards what a reader has not read once a device is destroyed. */
 #define EXIT_DRAIN_MS 150
 #define VIRT_EXIT_TIMEOUT_MS 15000
+#define QMP_EXIT_TIMEOUT_MS 2000
 
 static void teardown(struct daemon *d)
 {
@@ -513,6 +585,8 @@ static void teardown(struct daemon *d)
 	}
 	/* USB devices in a guest come home (waits for libvirt, bounded). */
 	virt_destroy(d->virt, VIRT_EXIT_TIMEOUT_MS);
+	/* QEMUs given our devices at run time let go of those that die now. */
+	qmplink_destroy(d->qmp, QMP_EXIT_TIMEOUT_MS);
 	inputs_destroy(d->inputs);
 	outputs_destroy(d->outputs, d->cfg);
 	router_destroy(d->router);
@@ -582,6 +656,9 @@ int daemon_run(const struct daemon_options *opt)
 				break;
 			case TAG_VIRT:
 				virt_dispatch(d->virt);
+				break;
+			case TAG_QMP:
+				qmplink_dispatch(d->qmp, (int)idx, ev[i].events, d->now);
 				break;
 			case TAG_TIMER:
 				on_timer(d);

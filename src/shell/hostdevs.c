@@ -79,6 +79,95 @@ out:
 	return n;
 }
 
+bool hostdevs_usb_serial_of(const char *syspath, char *serial, size_t len)
+{
+	struct udev *u = udev_new();
+	struct udev_device *d = u ? udev_device_new_from_syspath(u, syspath) : NULL;
+	/* The parent is owned by its child: no unref of its own. */
+	struct udev_device *usb = d ? udev_device_get_parent_with_subsystem_devtype(d, "usb", "usb_device") : NULL;
+	if (usb)
+		copy_value(serial, len, udev_device_get_sysattr_value(usb, "serial"));
+	udev_device_unref(d);
+	udev_unref(u);
+	return usb != NULL;
+}
+
+/* ---- plugged in, unplugged ---- */
+
+struct hostdevs_monitor {
+	struct udev *u;
+	struct udev_monitor *mon;
+};
+
+struct hostdevs_monitor *hostdevs_monitor_create(void)
+{
+	struct hostdevs_monitor *m = calloc(1, sizeof(*m));
+	if (!m)
+		return NULL;
+	m->u = udev_new();
+	m->mon = m->u ? udev_monitor_new_from_netlink(m->u, "udev") : NULL;
+	if (!m->mon || udev_monitor_filter_add_match_subsystem_devtype(m->mon, "usb", "usb_device") < 0 ||
+	    udev_monitor_enable_receiving(m->mon) < 0) {
+		hostdevs_monitor_destroy(m);
+		errno = errno ? errno : ENOMEM;
+		return NULL;
+	}
+	return m;
+}
+
+void hostdevs_monitor_destroy(struct hostdevs_monitor *m)
+{
+	if (!m)
+		return;
+	udev_monitor_unref(m->mon);
+	udev_unref(m->u);
+	free(m);
+}
+
+int hostdevs_monitor_fd(const struct hostdevs_monitor *m)
+{
+	return udev_monitor_get_fd(m->mon);
+}
+
+/* A number property of the event ("BUSNUM", "DEVNUM"), 0 if none. */
+static unsigned prop_num(struct udev_device *d, const char *name, int base)
+{
+	const char *v = udev_device_get_property_value(d, name);
+	return v ? (unsigned)strtoul(v, NULL, base) : 0;
+}
+
+int hostdevs_monitor_read(struct hostdevs_monitor *m, struct hostdev_event *ev)
+{
+	struct udev_device *d;
+	while ((d = udev_monitor_receive_device(m->mon))) {
+		const char *action = udev_device_get_action(d);
+		const char *name = udev_device_get_sysname(d);
+		/* PRODUCT is "vendor/product/bcdDevice" in hex, in add and remove
+		 * events alike (the sysfs attributes are gone at remove). */
+		const char *product = udev_device_get_property_value(d, "PRODUCT");
+		unsigned long vid = 0, pid = 0;
+		char *end = NULL;
+		if (product) {
+			vid = strtoul(product, &end, 16);
+			pid = *end == '/' ? strtoul(end + 1, NULL, 16) : 0;
+		}
+		bool add = action && !strcmp(action, "add"), remove = action && !strcmp(action, "remove");
+		if ((add || remove) && name && product && vid <= 0xffff && pid <= 0xffff) {
+			memset(ev, 0, sizeof(*ev));
+			ev->added = add;
+			ev->dev.dev = (struct usb_dev){ (uint16_t)vid, (uint16_t)pid, prop_num(d, "BUSNUM", 10),
+							prop_num(d, "DEVNUM", 10) };
+			snprintf(ev->dev.sysname, sizeof(ev->dev.sysname), "%s", name);
+			if (add)
+				copy_value(ev->dev.serial, sizeof(ev->dev.serial), udev_device_get_sysattr_value(d, "serial"));
+			udev_device_unref(d);
+			return 1;
+		}
+		udev_device_unref(d);
+	}
+	return 0;
+}
+
 int hostdevs_find_pci(const struct pci_addr *a, char *cls, size_t len)
 {
 	char addr[32];

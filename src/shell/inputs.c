@@ -363,6 +363,12 @@ bool inputs_holding(const struct inputs *in, const struct config *cfg, int targe
 	return false;
 }
 
+bool inputs_moves(const struct inputs *in, const struct config *cfg, int slot, int target)
+{
+	return slot >= 0 && slot < ROUTER_MAX_DEVICES && in->dev[slot] &&
+	       virt_moves(cfg, target, &in->dev[slot]->disc.desc, in->dev[slot]->disc.syspath);
+}
+
 const struct inputs_counters *inputs_counters(const struct inputs *in)
 {
 	return &in->n;

@@ -277,6 +277,11 @@ const char *outputs_missing(const struct outputs *o, const struct config *cfg)
 	return NULL;
 }
 
+bool outputs_kept(const struct outputs *o, const struct config *cfg, int t, enum vkind kind)
+{
+	return o->vd[t][kind] && fdstore_holds(o->store, cfg->target[t].name, kind);
+}
+
 struct vdev *(*outputs_table(struct outputs *o))[VK_COUNT]
 {
 	return o->vd;

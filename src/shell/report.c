@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <unistd.h>
 
+#include "qmplink.h"
 #include "virt.h"
 
 /* "inputs": the devices taken, for status and list. */
@@ -89,6 +90,8 @@ void report_status(const struct report_view *v, struct json *j)
 		json_object_end(j);
 		if (v->virt)
 			virt_status_json(v->virt, (int)t, j);
+		if (v->qmp)
+			qmplink_status_json(v->qmp, v->cfg, (int)t, j);
 		json_object_end(j);
 	}
 	json_array_end(j);

@@ -308,6 +308,11 @@ int vdev_read(struct vdev *v, void (*fn)(void *data, unsigned code, int value), 
 	}
 }
 
+bool vdev_adopted(const struct vdev *v)
+{
+	return !v->ui;
+}
+
 int vdev_fd(const struct vdev *v)
 {
 	return v->fd;

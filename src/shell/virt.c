@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "core/virtxml.h"
+#include "hostdevs.h"
 #include "log.h"
 #include "virt_internal.h"
 
@@ -65,6 +66,10 @@ static struct wcfg *wcfg_copy(const struct config *cfg, uint64_t gen)
 		struct wtarget *d = &c->t[i];
 		snprintf(d->name, sizeof(d->name), "%s", s->name);
 		d->type = s->type;
+		d->follow = s->follow;
+		d->libvirt_hotplug = s->libvirt_hotplug;
+		const char *toggle = virtxml_grab_toggle(cfg, (int)i);
+		snprintf(d->toggle, sizeof(d->toggle), "%s", toggle ? toggle : "");
 		if (s->domain) {
 			d->domain = strdup(s->domain);
 			d->uri = strdup(s->uri ? s->uri : CONFIG_DEFAULT_URI);
@@ -91,6 +96,12 @@ fail:
 }
 
 /* ---- the daemon's side ---- */
+
+/* Does target tc move devices to its domain (usb, or evdev with usb/pci)? */
+static bool conf_moves(const struct target_conf *tc)
+{
+	return tc->domain && (tc->n_usb || tc->n_pci);
+}
 
 static void post_wish(struct virt *v, struct wcfg *cfg, bool attach, bool quit)
 {
@@ -240,7 +251,8 @@ void virt_dispatch(struct virt *v)
 			v->st[t].state = m->state;
 			v->st[t].attached = m->attached;
 			snprintf(v->st[t].text, sizeof(v->st[t].text), "%s", m->text);
-			if (t == v->active && dstate_gone(m->state) && v->h.domain_gone) {
+			if (t == v->active && dstate_gone(m->state) && (v->cfg->target[t].follow & FOLLOW_STOP) &&
+			    v->h.domain_gone) {
 				/* A switch still waiting for its attach fails with the reason. */
 				uint64_t ticket = v->ticket;
 				v->ticket = 0;
@@ -248,11 +260,24 @@ void virt_dispatch(struct virt *v)
 				if (ticket && v->h.answer)
 					v->h.answer(v->h.data, ticket, -EHOSTDOWN, m->text);
 			}
+		} else if (m->type == MSG_FOLLOW && m->gen == v->gen && m->target >= 0 &&
+			   (size_t)m->target < v->cfg->n_target) {
+			/* The worker reported the domain running before this. */
+			if (m->target != v->active && v->h.domain_started)
+				v->h.domain_started(v->h.data, m->target);
+		} else if (m->type == MSG_TOPUP && m->gen == v->gen && m->target >= 0 &&
+			   (size_t)m->target < v->cfg->n_target) {
+			snprintf(v->st[m->target].error, sizeof(v->st[m->target].error), "%s", m->rc < 0 ? m->text : "");
 		} else if (m->type == MSG_APPLIED && m->seq == v->seq) {
 			uint64_t ticket = v->ticket;
 			v->ticket = 0;
 			v->attaching = false;
-			if (m->rc < 0 && m->target == v->active && v->h.attach_failed)
+			bool usb = m->target == v->active && v->cfg->target[m->target].type == TARGET_USB;
+			/* An evdev target stays active: its keyboard and mouse work. */
+			if (m->target == v->active && !usb)
+				snprintf(v->st[m->target].error, sizeof(v->st[m->target].error), "%s",
+					 m->rc < 0 ? m->text : "");
+			if (m->rc < 0 && usb && v->h.attach_failed)
 				v->h.attach_failed(v->h.data, m->target, v->previous, m->text);
 			if (ticket && v->h.answer)
 				v->h.answer(v->h.data, ticket, m->rc, m->rc < 0 ? m->text : NULL);
@@ -308,12 +333,17 @@ void virt_switched(struct virt *v, int from, int to)
 	v->seq++;
 	v->previous = from;
 	v->active = to;
-	bool usb = to >= 0 && (size_t)to < v->cfg->n_target && v->cfg->target[to].type == TARGET_USB;
-	v->waiting = v->attaching = usb;
+	bool ok = to >= 0 && (size_t)to < v->cfg->n_target;
+	/* A usb target's switch waits for its attach; an evdev target's devices
+	 * follow on their own, the switch never waits for them. */
+	v->attaching = ok && v->cfg->target[to].type == TARGET_USB;
+	v->waiting = ok && conf_moves(&v->cfg->target[to]);
+	if (ok)
+		v->st[to].error[0] = '\0';
 	if (!v->started)
 		return; /* nothing of libvirt in this configuration */
 	post_wish(v, NULL, false, false);
-	if (usb)
+	if (v->waiting)
 		virt_tick(v);
 }
 
@@ -338,8 +368,8 @@ void virt_reconfigure(struct virt *v, const struct config *cfg, const int *map)
 	memset(v->st, 0, sizeof(v->st));
 	v->refusal[0] = '\0';
 	v->seq++;
-	bool usb = v->active >= 0 && cfg->target[v->active].type == TARGET_USB;
-	v->waiting = v->attaching = usb;
+	v->attaching = v->active >= 0 && cfg->target[v->active].type == TARGET_USB;
+	v->waiting = v->active >= 0 && conf_moves(&cfg->target[v->active]);
 	if (!v->started && needs_libvirt(cfg) && start_worker(v) < 0)
 		log_error("cannot start the libvirt worker thread: %s", strerror(errno));
 	struct wcfg *snap = wcfg_copy(cfg, v->gen);
@@ -348,8 +378,28 @@ void virt_reconfigure(struct virt *v, const struct config *cfg, const int *map)
 		return;
 	}
 	post_wish(v, snap, false, false);
-	if (usb)
+	if (v->waiting)
 		virt_tick(v);
+}
+
+void virt_set_devices(struct virt *v, struct vdev *(*vd)[VK_COUNT], bool (*kept)[VK_COUNT])
+{
+	pthread_mutex_lock(&v->lock);
+	struct wdevs *d = &v->wish.devs;
+	memset(d, 0, sizeof(*d));
+	for (size_t t = 0; t < v->cfg->n_target; t++)
+		for (int k = 0; k < VK_COUNT; k++) {
+			if (!vd[t][k])
+				continue;
+			snprintf(d->node[t][k], sizeof(d->node[t][k]), "%s", vdev_devnode(vd[t][k]));
+			d->adopted[t][k] = vdev_adopted(vd[t][k]);
+			d->kept[t][k] = kept[t][k];
+		}
+	v->wish.devs_new = true;
+	v->wish_new = true;
+	pthread_mutex_unlock(&v->lock);
+	if (v->started)
+		signal_fd(v->to_worker);
 }
 
 void virt_status_json(const struct virt *v, int target, struct json *j)
@@ -369,9 +419,13 @@ void virt_status_json(const struct virt *v, int target, struct json *j)
 		json_key(j, "reason");
 		json_string(j, v->st[target].text);
 	}
-	if (tc->type == TARGET_USB) {
+	if (conf_moves(tc)) {
 		json_key(j, "attached");
 		json_uint(j, (uint64_t)v->st[target].attached);
+	}
+	if (v->st[target].error[0]) {
+		json_key(j, "error");
+		json_string(j, v->st[target].error);
 	}
 	json_object_end(j);
 }
@@ -381,11 +435,18 @@ bool virt_moves(const struct config *cfg, int target, const struct device_desc *
 	if (target < 0 || (size_t)target >= cfg->n_target)
 		return false;
 	const struct target_conf *tc = &cfg->target[target];
-	if (tc->type != TARGET_USB)
-		return false;
-	for (size_t i = 0; i < tc->n_usb; i++)
-		if (desc->bustype == BUS_USB && desc->vendor == tc->usb[i].vendor && desc->product == tc->usb[i].product)
+	char serial[128];
+	int have_serial = -1; /* asked once, if an entry has a serial */
+	for (size_t i = 0; i < tc->n_usb; i++) {
+		if (desc->bustype != BUS_USB || desc->vendor != tc->usb[i].vendor || desc->product != tc->usb[i].product)
+			continue;
+		if (!tc->usb[i].serial[0])
 			return true;
+		if (have_serial < 0)
+			have_serial = syspath && hostdevs_usb_serial_of(syspath, serial, sizeof(serial));
+		if (have_serial && !strcmp(serial, tc->usb[i].serial))
+			return true;
+	}
 	for (size_t i = 0; i < tc->n_pci && syspath; i++) {
 		char a[32], pat[40];
 		virtxml_pci_format(&tc->pci[i], a, sizeof(a));
@@ -407,6 +468,7 @@ bool mailbox_take_wish(struct virt *v, struct wish *out)
 		*out = v->wish;
 		v->wish.cfg = NULL;
 		v->wish_new = false;
+		v->wish.devs_new = false;
 	}
 	pthread_mutex_unlock(&v->lock);
 	return got;

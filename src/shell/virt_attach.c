@@ -1,7 +1,9 @@
-/* The devices of usb targets (virt_internal.h): attaching them to the
- * active target's domain, detaching what it no longer wants (rolling back a
- * failed attach), taking over what an earlier run left attached, and giving
- * USB devices back to the host's drivers. Runs on the worker thread.
+/* The devices of usb targets, and of evdev targets that list usb/pci devices
+ * (virt_internal.h): attaching them to the active target's domain, detaching
+ * what it no longer wants (rolling back a failed attach), attaching what is
+ * plugged in while the target is active, taking over what an earlier run
+ * left attached, and giving USB devices back to the host's drivers. Runs on
+ * the worker thread.
  *
  * The worker tracks every device it attached (or found attached live from
  * an earlier run), so that switching away, a failed attach (rolled back)
@@ -69,7 +71,7 @@ static bool pci_listed(const struct wtarget *t, const struct pci_addr *a)
 static struct attachment *find_usb(struct worker *w, const struct usb_dev *d)
 {
 	for (size_t i = 0; i < w->n_att; i++)
-		if (!w->att[i].pci && w->att[i].usb.bus == d->bus && w->att[i].usb.device == d->device)
+		if (!w->att[i].pci && !w->att[i].unplugged && w->att[i].usb.bus == d->bus && w->att[i].usb.device == d->device)
 			return &w->att[i];
 	return NULL;
 }
@@ -148,7 +150,7 @@ void attach_sync(struct virt *v, struct wconn *c)
 	struct worker *w = &v->w;
 	for (size_t t = 0; w->cfg && t < w->cfg->n; t++) {
 		const struct wtarget *wt = &w->cfg->t[t];
-		if (wt->type != TARGET_USB || !wt->uri || strcmp(wt->uri, c->uri) != 0 || !conn_usable(c))
+		if (!wtarget_moves(wt) || !wt->uri || strcmp(wt->uri, c->uri) != 0 || !conn_usable(c))
 			continue;
 		virDomainPtr d = conn_lookup(c->conn, wt->domain);
 		if (!d)
@@ -318,12 +320,14 @@ static int attach_one(struct worker *w, const struct wtarget *wt, struct wconn *
 	return 0;
 }
 
-/* Attaches every device of usb target t: all USB devices matching each
- * listed id (each must match at least one), then the PCI controllers. On
- * failure, what this call attached is detached again. Returns 0 or -errno
- * with text. */
+/* Attaches every device of target t: all USB devices matching each listed
+ * id, then the PCI controllers. A usb target's ids must each match at least
+ * one device (strict); an evdev target's devices that are not plugged in are
+ * attached when they are. On failure, what this call attached is detached
+ * again. Returns 0 or -errno with text. */
 static int attach_target(struct virt *v, int t, char *text, size_t len)
 {
+	bool strict = v->w.cfg->t[t].type == TARGET_USB;
 	struct worker *w = &v->w;
 	const struct wtarget *wt = &w->cfg->t[t];
 	struct wconn *c = conn_get(v, wt->uri);
@@ -351,6 +355,12 @@ static int attach_target(struct virt *v, int t, char *text, size_t len)
 	size_t nf = 0;
 	for (size_t m = 0; m < wt->n_usb; m++) {
 		size_t n = hostdevs_find_usb(&wt->usb[m], found + nf, MAX_FOUND - nf);
+		if (n == 0 && !strict) {
+			log_info("target '%s': USB device %04x:%04x%s%s is not plugged in; it is attached when it is",
+				 wt->name, wt->usb[m].vendor, wt->usb[m].product, wt->usb[m].serial[0] ? " with serial " : "",
+				 wt->usb[m].serial);
+			continue;
+		}
 		if (n == 0) {
 			virDomainFree(d);
 			snprintf(text, len,
@@ -426,17 +436,20 @@ static int attach_target(struct virt *v, int t, char *text, size_t len)
 	return 0;
 }
 
-/* Is attachment a wanted where it is: by the active target, still listed? */
+/* Is attachment a wanted where it is: by the active target, still listed,
+ * still plugged in? */
 static bool wanted(const struct worker *w, const struct attachment *a)
 {
-	if (w->quit || !w->cfg || w->target < 0 || (size_t)w->target >= w->cfg->n)
+	if (w->quit || !w->cfg || w->target < 0 || (size_t)w->target >= w->cfg->n || a->unplugged)
 		return false;
 	const struct wtarget *t = &w->cfg->t[w->target];
-	if (t->type != TARGET_USB || strcmp(t->name, a->target) != 0 || strcmp(t->domain, a->domain) != 0 ||
+	if (!wtarget_moves(t) || strcmp(t->name, a->target) != 0 || strcmp(t->domain, a->domain) != 0 ||
 	    strcmp(t->uri, a->c->uri) != 0)
 		return false;
 	return a->pci ? pci_listed(t, &a->addr) : usb_listed(t, &a->usb, a->serial);
 }
+
+static void attach_topup(struct virt *v, int t);
 
 void attach_reconcile(struct virt *v)
 {
@@ -447,13 +460,23 @@ void attach_reconcile(struct virt *v)
 			continue;
 		if (detach_one(v, a) < 0)
 			continue; /* tried again on the next change */
-		rebind_later(w, a);
+		if (a->unplugged)
+			log_info("target '%s': %s was unplugged while attached to domain '%s'", a->target, a->what,
+				 a->domain);
+		else
+			rebind_later(w, a);
 		w->att[i] = w->att[--w->n_att];
 	}
 	int t = w->target;
-	if (w->quit || !w->cfg || t < 0 || (size_t)t >= w->cfg->n || w->cfg->t[t].type != TARGET_USB || !w->attach ||
-	    w->applied_seq == w->seq)
+	if (w->quit || !w->cfg || t < 0 || (size_t)t >= w->cfg->n || !wtarget_moves(&w->cfg->t[t]) || !w->attach)
 		return;
+	if (w->applied_seq == w->seq) {
+		if (w->topup)
+			attach_topup(v, t);
+		w->topup = false;
+		return;
+	}
+	w->topup = false;
 	w->applied_seq = w->seq;
 	struct msg *m = calloc(1, sizeof(*m));
 	if (!m)
@@ -465,6 +488,103 @@ void attach_reconcile(struct virt *v)
 	if (m->rc < 0)
 		log_debug("target '%s': attach failed: %s", w->cfg->t[t].name, m->text);
 	mailbox_post(v, m);
+}
+
+/* What target t (active, its devices attached once) lists and lacks now: a
+ * device plugged in since, or all of them again after its domain restarted.
+ * Each is attached on its own; a failure is reported, nothing is rolled
+ * back and the target stays active. */
+static void attach_topup(struct virt *v, int t)
+{
+	struct worker *w = &v->w;
+	const struct wtarget *wt = &w->cfg->t[t];
+	struct wconn *c = conn_find(w, wt->uri);
+	if (!c || !conn_usable(c))
+		return; /* reconnecting tops up again */
+	struct hostdev_usb found[MAX_FOUND];
+	size_t nf = 0;
+	for (size_t m = 0; m < wt->n_usb; m++)
+		nf += hostdevs_find_usb(&wt->usb[m], found + nf, MAX_FOUND - nf);
+	size_t missing = 0;
+	char cls[32];
+	for (size_t i = 0; i < nf; i++)
+		missing += !find_usb(w, &found[i].dev);
+	for (size_t i = 0; i < wt->n_pci; i++)
+		missing += !find_pci(w, &wt->pci[i]) && hostdevs_find_pci(&wt->pci[i], cls, sizeof(cls)) == 0;
+	if (!missing)
+		return;
+	virResetLastError();
+	virDomainPtr d = conn_lookup(c->conn, wt->domain);
+	int st = 0, reason = 0;
+	if (!d || virDomainGetState(d, &st, &reason, 0) < 0 || conn_map_state(st) != DS_RUNNING) {
+		if (d)
+			virDomainFree(d);
+		return; /* its start tops up */
+	}
+	struct msg *m = calloc(1, sizeof(*m));
+	if (!m) {
+		virDomainFree(d);
+		return;
+	}
+	unsigned n = 0;
+	for (size_t i = 0; i < nf; i++) {
+		char what[96], text[TEXT_MAX];
+		if (find_usb(w, &found[i].dev))
+			continue;
+		usb_what(&found[i].dev, what, sizeof(what));
+		if (attach_one(w, wt, c, d, &found[i], NULL, what, text, sizeof(text)) < 0) {
+			log_error("target '%s': %s", wt->name, text);
+			m->rc = -EIO;
+			snprintf(m->text, sizeof(m->text), "%s", text);
+			continue;
+		}
+		log_info("target '%s': attached %s, plugged in while the target is active, to domain '%s'", wt->name,
+			 what, wt->domain);
+		n++;
+	}
+	for (size_t i = 0; i < wt->n_pci; i++) {
+		char what[96], text[TEXT_MAX];
+		if (find_pci(w, &wt->pci[i]) || hostdevs_find_pci(&wt->pci[i], cls, sizeof(cls)) < 0)
+			continue;
+		pci_what(&wt->pci[i], what, sizeof(what));
+		if (attach_one(w, wt, c, d, NULL, &wt->pci[i], what, text, sizeof(text)) < 0) {
+			log_error("target '%s': %s", wt->name, text);
+			m->rc = -EIO;
+			snprintf(m->text, sizeof(m->text), "%s", text);
+			continue;
+		}
+		log_info("target '%s': attached %s to domain '%s'", wt->name, what, wt->domain);
+		n++;
+	}
+	virDomainFree(d);
+	m->type = MSG_TOPUP;
+	m->gen = w->cfg->gen;
+	m->target = t;
+	mailbox_post(v, m);
+}
+
+void attach_hotplug(struct virt *v, const struct hostdev_event *ev)
+{
+	struct worker *w = &v->w;
+	if (!ev->added) {
+		/* Unplugged: what is left of it in the domain is detached (the
+		 * device may come back with another address). */
+		for (size_t i = 0; i < w->n_att; i++)
+			if (!w->att[i].pci && w->att[i].usb.bus == ev->dev.dev.bus &&
+			    w->att[i].usb.device == ev->dev.dev.device && !strcmp(w->att[i].sysname, ev->dev.sysname)) {
+				w->att[i].unplugged = true;
+				worker_kick(v);
+			}
+		return;
+	}
+	int t = w->target;
+	if (!w->cfg || t < 0 || (size_t)t >= w->cfg->n || !wtarget_moves(&w->cfg->t[t]) ||
+	    !usb_listed(&w->cfg->t[t], &ev->dev.dev, ev->dev.serial))
+		return;
+	log_debug("target '%s': USB device %04x:%04x plugged in (%s)", w->cfg->t[t].name, ev->dev.dev.vendor,
+		  ev->dev.dev.product, ev->dev.sysname);
+	w->topup = true;
+	worker_kick(v);
 }
 
 void attach_rebind(struct worker *w)

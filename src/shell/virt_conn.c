@@ -63,6 +63,9 @@ static int on_lifecycle(virConnectPtr conn, virDomainPtr dom, int event, int det
 	log_debug("libvirt: %s: domain '%s' %s (detail %d)", c->uri, virDomainGetName(dom),
 		  event >= 0 && event < (int)(sizeof(names) / sizeof(names[0])) ? names[event] : "event", detail);
 	c->resync = true;
+	c->v->w.hp_dirty = true;
+	if (event == VIR_DOMAIN_EVENT_STARTED)
+		follow_started(c->v, c, dom);
 	worker_kick(c->v);
 	return 0;
 }
@@ -209,6 +212,12 @@ void conn_sync_states(struct virt *v, struct wconn *c)
 			}
 			virDomainFree(d);
 			s = conn_map_state(st);
+			/* A domain that (re)starts, or is found running again, gets
+			 * what its active target lists (attach_reconcile). */
+			if (s == DS_RUNNING && w->state[t] != DS_RUNNING)
+				w->topup = true;
+			if (s != w->state[t])
+				w->hp_dirty = true; /* libvirt-hotplug: a run to give the devices */
 			if (s == DS_RUNNING)
 				worker_set_state(w, (int)t, s, "%s", "");
 			else if (s == DS_CRASHED)

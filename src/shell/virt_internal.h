@@ -7,7 +7,12 @@
  *   virt_conn.c    connections to libvirt: (re)connecting with backoff,
  *                  close and lifecycle callbacks, the domains' states
  *   virt_attach.c  the devices: attach, detach, rollback, taking over what
- *                  an earlier run left attached, giving USB devices back
+ *                  an earlier run left attached, giving USB devices back,
+ *                  attaching what is plugged in while its target is active
+ *   virt_follow.c  follow = start: a domain that starts becomes active once
+ *                  its QEMU holds the target's keyboard
+ *   virt_hotplug.c libvirt-hotplug: kvmswitch's devices added to a running
+ *                  domain's QEMU through libvirt's monitor passthrough
  *
  * The daemon's thread (v->...) and the worker (v->w) share only the mailbox
  * and the result queue, under v->lock; the daemon's side never calls
@@ -23,6 +28,8 @@
 
 #include "core/config.h"
 #include "core/virtxml.h"
+#include "hostdevs.h"
+#include "hotadd.h"
 #include "virt.h"
 
 #define MAX_ATTACHED 64
@@ -58,12 +65,29 @@ struct wtarget {
 	size_t n_usb;
 	struct pci_addr *pci;
 	size_t n_pci;
+	enum follow follow;
+	bool libvirt_hotplug;
+	char toggle[24]; /* the keyboard's grab toggle (virtxml_grab_toggle), "" */
 };
+
+/* Does the target move devices to its domain (a usb target, or an evdev
+ * target with usb/pci devices)? */
+static inline bool wtarget_moves(const struct wtarget *t)
+{
+	return t->domain && (t->n_usb || t->n_pci);
+}
 
 struct wcfg {
 	uint64_t gen;
 	size_t n;
 	struct wtarget t[CONFIG_MAX_TARGETS];
+};
+
+/* The targets' virtual devices, by index in the newest configuration. */
+struct wdevs {
+	char node[CONFIG_MAX_TARGETS][VK_COUNT][HOTADD_NODE_MAX]; /* "": none */
+	bool adopted[CONFIG_MAX_TARGETS][VK_COUNT];
+	bool kept[CONFIG_MAX_TARGETS][VK_COUNT];
 };
 
 /* What the daemon wants now. */
@@ -73,9 +97,14 @@ struct wish {
 	bool attach;      /* a usb target's devices may be attached now */
 	uint64_t seq;     /* the switch this belongs to */
 	bool quit;
+	struct wdevs devs;
+	bool devs_new;    /* devs changed since the worker took it */
 };
 
-enum msg_type { MSG_STATE, MSG_APPLIED };
+/* MSG_TOPUP: a device plugged in (or found missing) while the target is
+ * active, attached or not (rc, text); never a reason to switch back.
+ * MSG_FOLLOW: the target's domain started and holds its devices. */
+enum msg_type { MSG_STATE, MSG_APPLIED, MSG_TOPUP, MSG_FOLLOW };
 
 struct msg {
 	enum msg_type type;
@@ -109,6 +138,7 @@ struct attachment {
 	struct pci_addr addr;
 	char xml[512];
 	char what[96]; /* "USB device 0627:0001 (bus 1 device 2)", for messages */
+	bool unplugged; /* gone from the host: detach what is left of it */
 };
 
 struct worker {
@@ -128,6 +158,23 @@ struct worker {
 	int work_timer, rebind_timer;
 	char rebind[MAX_ATTACHED][64];
 	size_t n_rebind;
+	struct hostdevs_monitor *usb_mon; /* USB devices plugged in and out */
+	bool topup; /* attach what the active target lists and lacks (plugged in) */
+	struct wdevs devs;
+	/* follow = start: until when to wait for the domain's QEMU to hold the
+	 * target's keyboard (0: not waiting). */
+	uint64_t follow_until[CONFIG_MAX_TARGETS];
+	/* libvirt-hotplug: per target name, what its domain's QEMU was given. */
+	struct hotplug {
+		bool used;
+		char target[TARGET_NAME_MAX];
+		char domain[256];
+		struct wconn *c;
+		int domid;     /* the run it was given to (virDomainGetID), -1 */
+		struct hotadd obj[VK_COUNT];
+		bool want[VK_COUNT];
+	} hp[CONFIG_MAX_TARGETS * 2];
+	bool hp_dirty; /* a domain changed state, devices or configuration: look */
 };
 
 struct virt {
@@ -142,6 +189,7 @@ struct virt {
 	struct {
 		int state, attached;
 		char text[TEXT_MAX];
+		char error[TEXT_MAX]; /* why a device could not be attached, "" */
 	} st[CONFIG_MAX_TARGETS];
 	char refusal[TEXT_MAX + 64];
 
@@ -197,6 +245,21 @@ int conn_map_state(int s);
 /* Asks libvirt for the state of every target's domain on connection c. */
 void conn_sync_states(struct virt *v, struct wconn *c);
 
+/* ---- virt_follow.c */
+
+/* A lifecycle event said domain dom started on connection c. */
+void follow_started(struct virt *v, struct wconn *c, virDomainPtr dom);
+/* Posts MSG_FOLLOW for domains whose QEMU now holds their target's
+ * keyboard; returns when to look again (UINT64_MAX: nothing waits). */
+uint64_t follow_check(struct virt *v);
+
+/* ---- virt_hotplug.c */
+
+/* Brings every libvirt-hotplug target's domain to having the target's
+ * devices (and deletes them where no target wants them any more; at quit,
+ * those that die with kvmswitch). */
+void hotplug_reconcile(struct virt *v);
+
 /* ---- virt_attach.c */
 
 /* After (re)connecting: forgets what is no longer attached through c, and
@@ -209,5 +272,8 @@ void attach_drop_domain(struct virt *v, struct wconn *c, const char *domain);
 void attach_reconcile(struct virt *v);
 /* Gives the USB devices that left a domain their host drivers back. */
 void attach_rebind(struct worker *w);
+/* A USB device was plugged in (added) or unplugged: attach it if the
+ * active target wants it, forget (and detach) what it was. */
+void attach_hotplug(struct virt *v, const struct hostdev_event *ev);
 
 #endif

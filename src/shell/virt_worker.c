@@ -6,6 +6,7 @@
  * domain's state to the daemon when it changed. */
 #include <libvirt/libvirt.h>
 #include <libvirt/virterror.h>
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -81,6 +82,9 @@ static void work(struct virt *v)
 		w->attach = wish.attach;
 		w->seq = wish.seq;
 		w->quit = wish.quit;
+		if (wish.devs_new)
+			w->devs = wish.devs;
+		w->hp_dirty |= wish.devs_new || wish.quit || ncfg;
 	}
 	if (ncfg) {
 		wcfg_free(w->cfg);
@@ -89,6 +93,7 @@ static void work(struct virt *v)
 			w->state[t] = DS_UNKNOWN;
 			w->state_text[t][0] = '\0';
 			w->sent_state[t] = -1;
+			w->follow_until[t] = 0;
 		}
 		/* Ask every domain again; connections no target uses are closed
 		 * once nothing is attached through them. */
@@ -136,11 +141,16 @@ static void work(struct virt *v)
 			conn_sync_states(v, c);
 	}
 	attach_reconcile(v);
+	hotplug_reconcile(v);
 	report(v);
 	if (w->quit) {
 		w->finished = true;
 		return;
 	}
+	/* After report: the daemon learns that the domain runs first. */
+	uint64_t follow_at = follow_check(v);
+	if (follow_at < next_retry)
+		next_retry = follow_at;
 	/* Retry a connection that failed (backoff), or an attach or detach
 	 * that needs one. */
 	for (size_t i = 0; i < w->n_att; i++) {
@@ -165,6 +175,14 @@ static void on_wakeup(int watch, int fd, int events, void *opaque)
 {
 	struct virt *v = opaque;
 	work(v); /* which drains fd */
+}
+
+static void on_usb_event(int watch, int fd, int events, void *opaque)
+{
+	struct virt *v = opaque;
+	struct hostdev_event ev;
+	while (hostdevs_monitor_read(v->w.usb_mon, &ev) > 0)
+		attach_hotplug(v, &ev);
 }
 
 static void on_rebind(int timer, void *opaque)
@@ -194,6 +212,12 @@ void *worker_main(void *arg)
 		log_error("libvirt: cannot set up its event loop");
 		goto out;
 	}
+	/* Devices plugged in while their target is active go to its domain at
+	 * once (attach_hotplug). */
+	if (!(w->usb_mon = hostdevs_monitor_create()) ||
+	    virEventAddHandle(hostdevs_monitor_fd(w->usb_mon), VIR_EVENT_HANDLE_READABLE, on_usb_event, v, NULL) < 0)
+		log_warn("libvirt: cannot watch USB devices being plugged in (%s): they are attached at the next switch",
+			 strerror(errno));
 	while (!w->finished)
 		if (virEventRunDefaultImpl() < 0)
 			break;
@@ -206,6 +230,7 @@ out:
 	}
 	wcfg_free(w->cfg);
 	w->cfg = NULL;
+	hostdevs_monitor_destroy(w->usb_mon);
 	mailbox_worker_done(v);
 	return NULL;
 }

@@ -64,7 +64,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	for (size_t i = 0; i < cfg->n_target; i++)
 		if (map[i] != (int)i)
 			abort();
-	const struct router_output out = { NULL, emit, grab, leds, NULL, switched, NULL, NULL, NULL };
+	const struct router_output out = { NULL, emit, grab, leds, NULL, switched, NULL, NULL, NULL, NULL };
 	struct router *r = router_create(cfg, &out);
 	if (!r)
 		abort();

@@ -27,7 +27,9 @@
  *    key it holds);
  *  - a device with no key down and nothing queued is not grabbed while the
  *    host reads the physical devices (native host, usb target, released),
- *    and is grabbed while a VM target is active;
+ *    and is grabbed while a VM target is active, except d5 while g2 is
+ *    active: g2 takes d5 whole (router_output.moves, a USB device libvirt
+ *    attaches to its domain), so the host reads it then;
  *  - nothing of a frame the host read (a press, motion) reaches a target:
  *    no keystroke is doubled;
  *  - after all keys are released at the source, router_target_held() == 0,
@@ -447,8 +449,16 @@ static bool cb_queued(void *data, int dev)
 	return F.qlen[i] > 0;
 }
 
+/* g2 takes d5 whole while it is active (an evdev target's usb device). */
+static bool cb_moves(void *data, int dev, int target)
+{
+	if (target < 0 || (size_t)target >= F.cfg->n_target)
+		die("moves(%d, %d)", dev, target);
+	return dev == 5 && target == config_target_index(F.cfg, "g2");
+}
+
 static const struct router_output out = {
-	NULL, cb_emit, cb_grab, cb_leds, cb_prepare, cb_switched, cb_host_release, cb_locked, cb_queued,
+	NULL, cb_emit, cb_grab, cb_leds, cb_prepare, cb_switched, cb_host_release, cb_locked, cb_queued, cb_moves,
 };
 
 /* ---- configs ---- */
@@ -559,11 +569,12 @@ static void check_state(const char *after)
 		/* What the router cannot know yet (queued frames), or keys down. */
 		if (!keyset_empty(&F.down[i]) || !keyset_empty(&F.fed_down[i]) || F.qlen[i])
 			continue;
-		if (!fwd && F.grabbed[i])
+		bool dfwd = fwd && !(!F.info[i].host_only && slot == 5 && active == config_target_index(F.cfg, "g2"));
+		if (!dfwd && F.grabbed[i])
 			die("after %s: d%d stays grabbed although the host reads the devices and "
 			    "it has no key down",
 			    after, slot);
-		if (fwd && !F.grabbed[i] && !F.last_grab_failed[i])
+		if (dfwd && !F.grabbed[i] && !F.last_grab_failed[i])
 			die("after %s: d%d is not grabbed although %s is active and it has no "
 			    "key down%s",
 			    after, slot, tname(active), F.info[i].host_only ? " (host-only, virtual host)" : "");
@@ -837,8 +848,9 @@ static void op_add(const uint8_t **p, const uint8_t *end)
 		char ab[64] = "";
 		if (info.absolute)
 			snprintf(ab, sizeof(ab), " absolute %d %d", info.abs_min[0], info.abs_max[0]);
-		tr("device %s%s%s%s%s%s", dname(slot), info.keyboard ? " keyboard" : "", ab,
-		   info.leds ? " leds 0x3" : "", hl, info.host_only ? " host-only" : "");
+		tr("device %s%s%s%s%s%s%s", dname(slot), info.keyboard ? " keyboard" : "", ab,
+		   info.leds ? " leds 0x3" : "", hl, info.host_only ? " host-only" : "",
+		   slot == 5 && config_target_index(F.cfg, "g2") >= 0 ? " moved-by g2" : "");
 	}
 	bool was_live = i >= 0 && F.live[i];
 	if (i >= 0 && !was_live) {

@@ -509,6 +509,19 @@ static struct treader *guest_keyboard(struct ksd *k)
 	return r;
 }
 
+/* 'a' typed on the VM's USB keyboard (QMP to the test VM's QEMU) reaches
+ * kvmswitch's guest keyboard, press and release. */
+static void typed_reaches_guest(struct ksd *k)
+{
+	struct treader *gk = guest_keyboard(k);
+	struct qmp *q = qmp_open(NULL);
+	qmp_type_key(q, "a", true);
+	ITEST_ASSERT_MSG(treader_wait_event(gk, EV_KEY, KEY_A, 1, T), "KEY_A did not reach the guest target");
+	qmp_type_key(q, "a", false);
+	ITEST_ASSERT_MSG(treader_wait_event(gk, EV_KEY, KEY_A, 0, T), "KEY_A's release did not reach the guest target");
+	qmp_close(q);
+}
+
 /* ---- cases ---- */
 
 /* Switch to the usb target: both identical devices (0627:0001, told apart
@@ -543,13 +556,7 @@ ITEST_TIMEOUT(usb_target_moves_both_devices_and_back, 600)
 	wait_status(k, "usb", "\"attached\":0", T);
 
 	/* Typed on the returned USB keyboard: forwarded to the guest target. */
-	struct treader *gk = guest_keyboard(k);
-	struct qmp *q = qmp_open(NULL);
-	qmp_type_key(q, "a", true);
-	ITEST_ASSERT_MSG(treader_wait_event(gk, EV_KEY, KEY_A, 1, T), "KEY_A did not reach the guest target");
-	qmp_type_key(q, "a", false);
-	ITEST_ASSERT_MSG(treader_wait_event(gk, EV_KEY, KEY_A, 0, T), "KEY_A's release did not reach the guest target");
-	qmp_close(q);
+	typed_reaches_guest(k);
 	free(kbd);
 	free(mouse);
 }
@@ -704,6 +711,248 @@ ITEST_TIMEOUT(usb_attach_failure_rolls_back, 600)
 	ITEST_ASSERT_STR_CONTAINS(log, "target 'usb': there is no PCI device 0000:00:1f.7 on this host");
 	ITEST_ASSERT_STR_CONTAINS(log, "switching back to 'guest'");
 	free(log);
+}
+
+/* ---- devices that follow the focus (evdev targets with usb devices) and
+ * devices plugged in while their target is active ---- */
+
+/* The USB device whose product string is `product` ("QEMU USB Mouse"), and
+ * its serial; false if there is none. */
+static bool usb_by_product(const char *product, struct usbdev *out, char *serial, size_t len)
+{
+	struct usbdev u[8];
+	int n = usb_devices(u, 8);
+	for (int i = 0; i < n; i++) {
+		char path[PATH_MAX];
+		snprintf(path, sizeof(path), "/sys/bus/usb/devices/%s/product", u[i].sysname);
+		char *p = itest_read_file(path, NULL);
+		bool match = p && strncmp(p, product, strlen(product)) == 0 && (p[strlen(product)] == '\n' || !p[strlen(product)]);
+		free(p);
+		if (!match)
+			continue;
+		*out = u[i];
+		snprintf(path, sizeof(path), "/sys/bus/usb/devices/%s/serial", u[i].sysname);
+		char *s = itest_read_file(path, NULL);
+		snprintf(serial, len, "%s", s ? s : "");
+		serial[strcspn(serial, "\n")] = '\0';
+		free(s);
+		return true;
+	}
+	return false;
+}
+
+/* Waits until the domain has n hostdevs; returns its XML. */
+static char *wait_hostdevs(virConnectPtr c, const char *dom, int n, int timeout_ms)
+{
+	int64_t end = itest_now_ms() + timeout_ms;
+	for (;;) {
+		char *x = dom_xml(c, dom);
+		int have = count_substr(x, "<hostdev");
+		if (have == n) {
+			itest_count_assertion();
+			return x;
+		}
+		free(x);
+		ITEST_ASSERT_MSG(itest_now_ms() < end, "domain %s has %d hostdevs, not %d, after %d ms", dom, have, n,
+				 timeout_ms);
+		usleep(200000);
+	}
+}
+
+/* A USB device plugged into the test VM (the outer QEMU's xhci), removed
+ * again when the case ends. */
+struct plugged {
+	struct qmp *q;
+	char id[32];
+	bool in;
+};
+
+static void plug(struct plugged *p, const char *driver, const char *serial)
+{
+	if (serial)
+		QMP_EXECUTE_OK(p->q, "device_add", "\"driver\": \"%s\", \"id\": \"%s\", \"bus\": \"xhci.0\", \"serial\": \"%s\"",
+			       driver, p->id, serial);
+	else
+		qmp_device_add(p->q, driver, p->id, "xhci.0");
+	p->in = true;
+}
+
+static void unplug(struct plugged *p)
+{
+	qmp_device_del(p->q, p->id);
+	p->in = false;
+}
+
+static void plugged_cleanup(void *data)
+{
+	struct plugged *p = data;
+	if (p->in)
+		qmp_execute(p->q, NULL, "device_del", "\"id\": \"%s\"", p->id);
+	qmp_close(p->q);
+	free(p);
+}
+
+static struct plugged *plugged_new(const char *id)
+{
+	struct plugged *p = calloc(1, sizeof(*p));
+	ITEST_ASSERT_NOT_NULL(p);
+	p->q = qmp_open(NULL);
+	snprintf(p->id, sizeof(p->id), "%s", id);
+	itest_defer(plugged_cleanup, p);
+	return p;
+}
+
+/* Waits for the USB device with serial `serial` to appear in sysfs. */
+static struct usbdev wait_usb_serial(const char *product, const char *serial, int timeout_ms)
+{
+	int64_t end = itest_now_ms() + timeout_ms;
+	struct usbdev u;
+	char s[128];
+	while (!usb_by_product(product, &u, s, sizeof(s)) || strcmp(s, serial) != 0) {
+		ITEST_ASSERT_MSG(itest_now_ms() < end, "no USB device '%s' with serial %s", product, serial);
+		usleep(100000);
+	}
+	return u;
+}
+
+/* An evdev target that lists the VM's USB mouse (by serial): switching to it
+ * answers at once, the keyboard is grabbed and forwarded through evdev, the
+ * mouse (which kvmswitch had taken for input) is let go and attached to the
+ * domain; back on the host it comes home. */
+ITEST_TIMEOUT(usb_evdev_target_takes_listed_device_along, 600)
+{
+	need_usb_vm();
+	virConnectPtr c = lv_open();
+	dom_start(c, DOM_USB, NULL);
+	struct usbdev m;
+	char serial[128], cfg[1024];
+	ITEST_ASSERT_MSG(usb_by_product("QEMU USB Mouse", &m, serial, sizeof(serial)), "no USB mouse in sysfs");
+	ITEST_ASSERT_MSG(serial[0] != '\0', "the USB mouse has no serial");
+	itest_log("the mouse is %s, serial %s", m.sysname, serial);
+	snprintf(cfg, sizeof(cfg), "[input]\nmatch = id:0627:0001\n[target guest]\ndomain = " DOM_USB
+		 "\nusb = 0627:0001:%s\n", serial);
+	char *kbd, *mouse;
+	usb_nodes(&kbd, &mouse);
+	struct ksd *k = ksd_start(cfg);
+	ITEST_ASSERT(ksd_wait_input(k, kbd, false, T));
+	ITEST_ASSERT(ksd_wait_input(k, mouse, false, T));
+	wait_domain_state(k, "guest", "running", T);
+	struct lines *sub = subscribe(k);
+
+	/* The switch never waits for libvirt. */
+	int64_t t0 = itest_now_ms();
+	char *r = ask(k, "switch guest", T);
+	ITEST_ASSERT_STR_EQ(r, "ok guest");
+	free(r);
+	ITEST_ASSERT_LT_INT(itest_now_ms() - t0, 3000);
+	expect_event(sub, "event switch host guest command", T);
+	ITEST_ASSERT_MSG(ksd_wait_input(k, kbd, true, T), "kvmswitch does not grab %s", kbd);
+	ITEST_ASSERT_MSG(itest_udev_wait_removed(mouse, SLOW), "the mouse %s did not leave the host", mouse);
+	char *x = wait_hostdevs(c, DOM_USB, 1, SLOW);
+	char addr[64];
+	snprintf(addr, sizeof(addr), "<address bus='%u' device='%u'/>", m.bus, m.dev);
+	ITEST_ASSERT_STR_CONTAINS(x, addr);
+	free(x);
+	wait_status(k, "guest", "\"attached\":1", T);
+
+	/* Keys still go through kvmswitch to the target's keyboard. */
+	typed_reaches_guest(k);
+
+	switch_ok(k, "host");
+	wait_hostdevs(c, DOM_USB, 0, SLOW);
+	ITEST_ASSERT_MSG(wait_driver(&m, "usbhid", false, SLOW), "the mouse is bound to '%s', not usbhid", usb_driver(&m));
+	free(mouse);
+	mouse = treader_find_node(USB_MOUSE_NAME, SLOW);
+	ITEST_ASSERT_MSG(mouse != NULL, "the mouse did not come back as an input device");
+	ITEST_ASSERT_MSG(ksd_wait_input(k, mouse, false, SLOW), "kvmswitch does not take %s back", mouse);
+	wait_status(k, "guest", "\"attached\":0", T);
+	free(kbd);
+	free(mouse);
+}
+
+/* A device an evdev target lists, plugged in while the target is active (a
+ * USB tablet with a serial of its own stands in for a game controller), is
+ * attached to the domain at once; unplugged there, what is left of it in the
+ * domain is detached, and plugged back it is attached again. */
+ITEST_TIMEOUT(usb_plugged_in_while_active_follows_the_focus, 900)
+{
+	need_usb_vm();
+	virConnectPtr c = lv_open();
+	dom_start(c, DOM_USB, NULL);
+	struct ksd *k = ksd_start("[input]\nmatch = id:0627:0001\n[target guest]\ndomain = " DOM_USB
+				  "\nusb = 0627:0001:kvmpad\n[general]\nstart = guest\n");
+	wait_domain_state(k, "guest", "running", T);
+	wait_status(k, "guest", "\"attached\":0", T);
+	char *x = wait_hostdevs(c, DOM_USB, 0, T);
+	free(x);
+
+	struct plugged *p = plugged_new("kvmpad");
+	for (int round = 0; round < 2; round++) {
+		plug(p, "usb-tablet", "kvmpad");
+		struct usbdev pad = wait_usb_serial("QEMU USB Tablet", "kvmpad", T);
+		itest_log("round %d: the pad is %s (bus %u device %u)", round, pad.sysname, pad.bus, pad.dev);
+		x = wait_hostdevs(c, DOM_USB, 1, SLOW);
+		char addr[64];
+		snprintf(addr, sizeof(addr), "<address bus='%u' device='%u'/>", pad.bus, pad.dev);
+		ITEST_ASSERT_STR_CONTAINS(x, addr);
+		free(x);
+		wait_status(k, "guest", "\"attached\":1", T);
+		if (round == 1)
+			break;
+		unplug(p);
+		x = wait_hostdevs(c, DOM_USB, 0, SLOW);
+		free(x);
+		wait_status(k, "guest", "\"attached\":0", T);
+	}
+	char *log = daemon_log(k);
+	ITEST_ASSERT_EQ_INT(count_substr(log, "plugged in while the target is active, to domain '" DOM_USB "'"), 2);
+	ITEST_ASSERT_STR_CONTAINS(log, "was unplugged while attached to domain '" DOM_USB "'");
+	free(log);
+
+	/* Away from the target, it comes home. */
+	struct usbdev pad = wait_usb_serial("QEMU USB Tablet", "kvmpad", T);
+	switch_ok(k, "host");
+	x = wait_hostdevs(c, DOM_USB, 0, SLOW);
+	free(x);
+	ITEST_ASSERT_MSG(wait_driver(&pad, "usbhid", false, SLOW), "the pad is bound to '%s', not usbhid",
+			 usb_driver(&pad));
+	unplug(p);
+}
+
+/* The same for a usb target: a matching device plugged in while it is active
+ * joins the others in the domain, and comes home with them. */
+ITEST_TIMEOUT(usb_target_attaches_device_plugged_in_while_active, 600)
+{
+	need_usb_vm();
+	virConnectPtr c = lv_open();
+	dom_start(c, DOM_USB, NULL);
+	struct usbdev u[4];
+	int n = usb_devices(u, 4);
+	ITEST_ASSERT_EQ_INT(n, 2);
+	char *kbd, *mouse;
+	struct ksd *k = start_on_guest(NULL, &kbd, &mouse);
+	switch_ok(k, "usb");
+	assert_in_domain(c, k, kbd, mouse, u, n);
+	free(kbd);
+	free(mouse);
+
+	struct plugged *p = plugged_new("kvmkbd3");
+	plug(p, "usb-kbd", "kvmkbd3");
+	struct usbdev third = wait_usb_serial("QEMU USB Keyboard", "kvmkbd3", T);
+	char *x = wait_hostdevs(c, DOM_USB, 3, SLOW);
+	char addr[64];
+	snprintf(addr, sizeof(addr), "<address bus='%u' device='%u'/>", third.bus, third.dev);
+	ITEST_ASSERT_STR_CONTAINS(x, addr);
+	free(x);
+	wait_status(k, "usb", "\"attached\":3", T);
+
+	switch_ok(k, "guest");
+	x = wait_hostdevs(c, DOM_USB, 0, SLOW);
+	free(x);
+	ITEST_ASSERT_MSG(wait_driver(&third, "usbhid", false, SLOW), "the third keyboard is bound to '%s', not usbhid",
+			 usb_driver(&third));
+	wait_status(k, "usb", "\"attached\":0", T);
+	unplug(p);
 }
 
 /* The domain is destroyed while it owns the devices: the host becomes
@@ -867,6 +1116,83 @@ ITEST_TIMEOUT(usb_libvirt_xml_domain_holds_guest_devices, 600)
 	dom_destroy(c, DOM_XML);
 	expect_event(sub, "event switch guest host domain-gone", SLOW);
 	assert_active(k, "host");
+	free(kn);
+	free(pn);
+}
+
+/* follow = both: the domain starting makes its target active, but only once
+ * its QEMU holds the target's keyboard (at the switch event, a second grab
+ * of the node already gets EBUSY); the domain going brings the host back. */
+ITEST_TIMEOUT(usb_follow_start_switches_once_qemu_reads_the_keyboard, 600)
+{
+	need_usb_vm();
+	virConnectPtr c = lv_open();
+	if (dom_running(c, DOM_XML))
+		dom_destroy(c, DOM_XML);
+	bool have_rules = rules_install();
+	struct ksd *k = ksd_start(KSD_MATCH_TEST_DEVICES "[target guest]\ndomain = " DOM_XML "\nfollow = both\n");
+	stable_link(k, "guest", "keyboard", have_rules);
+	stable_link(k, "guest", "pointer", have_rules);
+	wait_domain_state(k, "guest", "not found", T);
+	struct lines *sub = subscribe(k);
+	char *xml = NULL;
+	ITEST_ASSERT_EQ_INT(KSD_CLI(k, &xml, "libvirt-xml", "-c", ksd_config_path(k), "guest"), 0);
+	dom_start(c, DOM_XML, xml);
+	free(xml);
+	expect_event(sub, "event switch host guest domain-started", SLOW);
+	char *kn = ksd_vdev_node(k, "guest", "keyboard");
+	assert_grabbed_by_other(kn);
+	assert_active(k, "guest");
+	char *log = daemon_log(k);
+	ITEST_ASSERT_STR_CONTAINS(log, "domain '" DOM_XML "' started and its QEMU reads the target's keyboard");
+	free(log);
+	dom_destroy(c, DOM_XML);
+	expect_event(sub, "event switch guest host domain-gone", SLOW);
+	free(kn);
+}
+
+/* libvirt-hotplug: a domain started without kvmswitch's devices (before
+ * kvmswitch) gets them through libvirt's monitor passthrough, is marked
+ * tainted for it, and gets them again after a restart, after which follow
+ * = start switches to it; kvmswitch deletes them when it exits. */
+ITEST_TIMEOUT(usb_libvirt_hotplug_gives_a_running_domain_the_devices, 900)
+{
+	need_usb_vm();
+	virConnectPtr c = lv_open();
+	if (dom_running(c, DOM_XML))
+		dom_destroy(c, DOM_XML);
+	dom_start(c, DOM_XML, NULL);
+	struct ksd *k = ksd_start(KSD_MATCH_TEST_DEVICES "[target guest]\ndomain = " DOM_XML
+				  "\nlibvirt-hotplug = yes\nfollow = start\n");
+	char *kn = ksd_vdev_node(k, "guest", "keyboard"), *pn = ksd_vdev_node(k, "guest", "pointer");
+	struct lines *sub = subscribe(k);
+	for (int round = 0; round < 2; round++) {
+		pid_t pid = qemu_pid(DOM_XML);
+		int64_t end = itest_now_ms() + SLOW;
+		while (!(proc_has_open(pid, kn) && proc_has_open(pid, pn)) && itest_now_ms() < end)
+			usleep(200000);
+		ITEST_ASSERT_MSG(proc_has_open(pid, kn), "round %d: QEMU (pid %d) does not have %s open", round, (int)pid, kn);
+		ITEST_ASSERT_MSG(proc_has_open(pid, pn), "round %d: QEMU (pid %d) does not have %s open", round, (int)pid, pn);
+		assert_grabbed_by_other(kn);
+		assert_grabbed_by_other(pn);
+		if (round == 1)
+			break;
+		/* Running before kvmswitch: no start to follow. */
+		expect_no_event(sub, 500);
+		dom_destroy(c, DOM_XML);
+		dom_start(c, DOM_XML, NULL);
+		expect_event(sub, "event switch host guest domain-started", SLOW);
+	}
+	char *qlog = itest_read_file("/var/log/libvirt/qemu/" DOM_XML ".log", NULL);
+	ITEST_ASSERT_NOT_NULL(qlog);
+	ITEST_ASSERT_STR_CONTAINS(qlog, "tainted: custom-monitor");
+	free(qlog);
+	ITEST_ASSERT_EQ_INT(ksd_stop(k), 0);
+	char *log = daemon_log(k);
+	ITEST_ASSERT_EQ_INT(count_substr(log, "target 'guest': domain '" DOM_XML "' reads its keyboard"), 2);
+	ITEST_ASSERT_STR_CONTAINS(log, "deleted its input-linux objects from domain '" DOM_XML "'");
+	free(log);
+	dom_destroy(c, DOM_XML);
 	free(kn);
 	free(pn);
 }

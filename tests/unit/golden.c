@@ -7,6 +7,7 @@
  *   config ... end            config text (default: built-in defaults)
  *   device NAME [keyboard] [absolute MIN MAX] [leds 0xN] [held k,k] [nograb]
  *          [host-only]
+ *          [moved-by T]     target T takes the device whole (out.moves)
  *   remove NAME
  *   start | switch T | cycle | prev | toggle | release | shutdown
  *   reload ... end            a new config; targets kept by name and type
@@ -78,6 +79,7 @@ struct golden {
 	struct router *r;
 	char dev_name[MAX_DEV][32];
 	bool dev_nograb[MAX_DEV];
+	int dev_moved_by[MAX_DEV]; /* target index + 1, 0: none */
 	struct host_view host[MAX_DEV];
 	int n_dev;
 	bool refuse[CONFIG_MAX_TARGETS];
@@ -236,6 +238,12 @@ static int cb_prepare(void *data, int from, int to)
 	return g->refuse[to] ? -EHOSTDOWN : 0;
 }
 
+static bool cb_moves(void *data, int dev, int target)
+{
+	struct golden *g = data;
+	return g->dev_moved_by[dev] == target + 1;
+}
+
 static void cb_switched(void *data, int from, int to, enum switch_reason why)
 {
 	struct golden *g = data;
@@ -321,7 +329,8 @@ static struct config *load_config(struct golden *g, const char *text, int line)
 static const struct router_output *output(struct golden *g)
 {
 	static struct router_output o;
-	o = (struct router_output){ g, cb_emit, cb_grab, cb_leds, cb_prepare, cb_switched, cb_host_release, cb_locked, NULL };
+	o = (struct router_output){ g, cb_emit, cb_grab, cb_leds, cb_prepare, cb_switched, cb_host_release, cb_locked, NULL,
+				   cb_moves };
 	return &o;
 }
 
@@ -418,6 +427,7 @@ static int add_device(struct golden *g, char *args, int line)
 		snprintf(g->dev_name[id], sizeof(g->dev_name[id]), "%s", name);
 	}
 	g->dev_nograb[id] = false;
+	g->dev_moved_by[id] = 0;
 	memset(&g->host[id], 0, sizeof(g->host[id]));
 	for (char *tok; (tok = strtok_r(NULL, " \t", &save));) {
 		if (!strcmp(tok, "keyboard")) {
@@ -426,6 +436,12 @@ static int add_device(struct golden *g, char *args, int line)
 			g->dev_nograb[id] = true;
 		} else if (!strcmp(tok, "host-only")) {
 			info.host_only = true;
+		} else if (!strcmp(tok, "moved-by")) {
+			char *t = strtok_r(NULL, " \t", &save);
+			int ti = t ? find_target(g, t) : -1;
+			if (ti < 0)
+				return fail_at(g, line, "moved-by needs a target");
+			g->dev_moved_by[id] = ti + 1;
 		} else if (!strcmp(tok, "absolute")) {
 			char *lo = strtok_r(NULL, " \t", &save), *hi = strtok_r(NULL, " \t", &save);
 			if (!lo || !hi)

@@ -465,3 +465,66 @@ TEST(match_host_only)
 	match_rule_finish(&h);
 	match_rule_finish(&x);
 }
+
+/* Issue 15: devices that follow the focus, following the domain, and
+ * guests that pick up kvmswitch's devices at run time. */
+TEST(config_game_time)
+{
+	char err[CONFIG_ERR_MAX];
+	struct config *cfg = parse("[target win]\ndomain = win11\nusb = 045e:028e\npci = 0000:0b:00.0\n"
+				   "follow = both\nlibvirt-hotplug = yes\n"
+				   "[target lin]\nqmp = \"/run/qemu/lin.qmp\"\n"
+				   "[target games]\ntype = usb\ndomain = g\nusb = 1:2\n",
+				   err, sizeof(err));
+	if (!cfg)
+		test_fail(__FILE__, __LINE__, "%s", err);
+	CHECK(cfg);
+	const struct target_conf *w = &cfg->target[1], *l = &cfg->target[2], *g = &cfg->target[3];
+	CHECK_INT(w->type, TARGET_EVDEV);
+	CHECK_INT(w->n_usb, 1);
+	CHECK_INT(w->usb[0].vendor, 0x045e);
+	CHECK_INT(w->n_pci, 1);
+	CHECK_INT(w->follow, FOLLOW_BOTH);
+	CHECK(w->libvirt_hotplug);
+	CHECK(!w->qmp);
+	CHECK_STR(l->qmp, "/run/qemu/lin.qmp");
+	CHECK(!l->libvirt_hotplug);
+	/* today's behaviour: back to the host when the domain stops */
+	CHECK_INT(l->follow, FOLLOW_STOP);
+	CHECK_INT(g->follow, FOLLOW_STOP);
+	config_destroy(cfg);
+
+	static const struct {
+		const char *text;
+		const char *expect;
+	} bad[] = {
+		{ "[target x]\nusb = 1:2\n", "k.conf:1: target 'x' lists usb/pci devices but has no 'domain = NAME'" },
+		{ "[target host]\npci = 0:1.0\n", "k.conf:1: the host target 'host' cannot list usb/pci devices" },
+		{ "[target x]\ndomain = d\nfollow = always\n", "k.conf:3: unknown follow 'always' (start, stop, both or no)" },
+		{ "[target x]\nfollow = start\n", "k.conf:2: 'follow' needs 'domain = NAME' in target 'x'" },
+		{ "[target x]\ntype = usb\ndomain = d\nusb = 1:2\nfollow = start\n",
+		  "k.conf:5: usb target 'x' always comes back to the host when its domain stops" },
+		{ "[target host]\nfollow = no\n", "k.conf:2: 'follow' does not apply to target 'host' of type host" },
+		{ "[target x]\nqmp = qmp.sock\n", "k.conf:2: 'qmp' must be the absolute path of QEMU's QMP socket" },
+		{ "[target x]\nqmp = /run/a\nqmp = /run/b\n", "k.conf:3: 'qmp' is set twice in [target x]" },
+		{ "[target x]\ntype = usb\ndomain = d\nusb = 1:2\nqmp = /q\n",
+		  "k.conf:5: 'qmp' does not apply to target 'x' of type usb" },
+		{ "[target x]\nlibvirt-hotplug = yes\n", "k.conf:2: 'libvirt-hotplug' needs 'domain = NAME' in target 'x'" },
+		{ "[target x]\ndomain = d\nlibvirt-hotplug = maybe\n", "k.conf:3: 'libvirt-hotplug' must be yes or no" },
+		{ "[target x]\ndomain = d\nlibvirt-hotplug = yes\nqmp = /q\n",
+		  "k.conf:4: target 'x' has both 'qmp' and 'libvirt-hotplug'" },
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		char e[CONFIG_ERR_MAX] = "";
+		struct config *c = parse(bad[i].text, e, sizeof(e));
+		if (c) {
+			config_destroy(c);
+			test_fail(__FILE__, __LINE__, "case %zu accepted, expected '%s'", i, bad[i].expect);
+			return;
+		}
+		if (strncmp(e, bad[i].expect, strlen(bad[i].expect)) != 0) {
+			test_fail(__FILE__, __LINE__, "case %zu: got '%s', expected '%s...'", i, e, bad[i].expect);
+			return;
+		}
+	}
+}

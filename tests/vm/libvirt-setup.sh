@@ -1,7 +1,9 @@
 #!/bin/bash
 # Brings up libvirtd inside the test VM (tests/vm/run), as the libvirt tests
 # need it: the QEMU driver running guests as root without a security driver,
-# cgroups or virtlogd (see /work/shared/TESTING.md, libvirt). Only for the
+# cgroups or virtlogd (see /work/shared/TESTING.md, libvirt), and without a
+# private /dev per domain (libvirt-hotplug adds nodes to a running QEMU,
+# which a /dev made at its start would lack: docs/libvirt.md, section 7). Only for the
 # throw-away VM: it writes /etc/libvirt (the VM's tmpfs overlay).
 #
 #   tests/vm/libvirt-setup.sh            start libvirtd (if not running), wait for its socket
@@ -48,6 +50,7 @@ start() {
 	cgroup_controllers = [ ]
 	stdio_handler = "file"
 	remember_owner = 0
+	namespaces = [ ]
 	CONF
 	cat > /etc/libvirt/libvirtd.conf <<-'CONF'
 	unix_sock_group = "root"
