@@ -205,10 +205,13 @@ $(FUZZ_B)/obj/%.o: %.c $(B)/gen/evcodes.h
 	$(FUZZ_CC) $(CPPFLAGS) -I$(B)/gen -Itests/unit -std=gnu11 $(WARN) $(FUZZ_FLAGS) -fsanitize=fuzzer-no-link \
 		-MMD -MP -c -o $@ $<
 
-$(FUZZ_B)/fuzz_%: $(FUZZ_B)/obj/tests/fuzz/fuzz_%.o $(FUZZ_B)/obj/tests/unit/names.o $(CORE_SRC:%.c=$(FUZZ_B)/obj/%.o)
+# The unit tests' key names and config comparison (tests/unit/names.c,
+# config_eq.c) are the fuzzers' too.
+FUZZ_UNIT_OBJ = $(FUZZ_B)/obj/tests/unit/names.o $(FUZZ_B)/obj/tests/unit/config_eq.o
+$(FUZZ_B)/fuzz_%: $(FUZZ_B)/obj/tests/fuzz/fuzz_%.o $(FUZZ_UNIT_OBJ) $(CORE_SRC:%.c=$(FUZZ_B)/obj/%.o)
 	$(FUZZ_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer -o $@ $^
 
-.SECONDARY: $(FUZZ_NAMES:%=$(FUZZ_B)/obj/tests/fuzz/fuzz_%.o) $(FUZZ_B)/obj/tests/unit/names.o \
+.SECONDARY: $(FUZZ_NAMES:%=$(FUZZ_B)/obj/tests/fuzz/fuzz_%.o) $(FUZZ_UNIT_OBJ) \
 	$(CORE_SRC:%.c=$(FUZZ_B)/obj/%.o)
 
 fuzz-build:

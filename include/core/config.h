@@ -2,6 +2,7 @@
 #ifndef KVMSWITCH_CORE_CONFIG_H
 #define KVMSWITCH_CORE_CONFIG_H
 
+#include "core/buf.h"
 #include "core/hotkey.h"
 #include "core/match.h"
 
@@ -101,6 +102,12 @@ int config_resolve_keys(struct config *cfg, const struct keyname_resolver *res, 
 			size_t errlen);
 
 void config_destroy(struct config *cfg);
+
+/* Appends the configuration in kvmswitch.conf's syntax, every key with its
+ * value in force (defaults filled in; a key without a value as a comment),
+ * so that config_parse() of the text gives the same configuration (line
+ * numbers and the path aside). Returns 0 or -1 (out of memory). */
+int config_print(const struct config *cfg, struct buf *out);
 
 /* For a reload: map[i] is the index in `next` of `prev`'s target i when a
  * target of the same name and type (and, for the host, mode) exists there,

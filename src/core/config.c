@@ -3,6 +3,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -242,35 +243,71 @@ static int add_rule(struct parser *p, struct match_rule **rules, size_t *n, cons
 	return 0;
 }
 
+/* How config_print writes a key's value, and where the value lives: at
+ * `off` in struct config ([general], [input]), struct target_conf ([target])
+ * or struct listener_conf ([listener]). */
+enum print_kind {
+	P_TEXT,     /* char *, as written (hotkeys, hook commands) */
+	P_STRING,   /* char *, a plain string: in quotes where it must be */
+	P_NAME,     /* char [TARGET_NAME_MAX] */
+	P_BOOL,     /* bool */
+	P_UINT,     /* uint32_t */
+	P_DURATION, /* uint32_t milliseconds */
+	P_RULES,    /* struct match_rule * */
+	P_TYPE,     /* enum target_type */
+	P_MODE,     /* enum host_mode */
+	P_INPUT,    /* enum libvirt_input */
+	P_USB,      /* target_conf.usb */
+	P_PCI,      /* target_conf.pci */
+};
+
+/* A key's field (off, n_off) in its section's struct. */
+#define CONF(f) offsetof(struct config, f), 0
+#define TARGET(f) offsetof(struct target_conf, f), 0
+#define LISTENER(f) offsetof(struct listener_conf, f), 0
+#define LIST(s, f, n) offsetof(struct s, f), offsetof(struct s, n)
+#define ALL_TYPES (1u << TARGET_HOST | 1u << TARGET_EVDEV | 1u << TARGET_USB)
+#define VM_TYPES (1u << TARGET_EVDEV | 1u << TARGET_USB)
+
+/* Every key: the parser looks keys up here, check_target() refuses keys a
+ * target's type does not take (`types`), and config_print() writes them in
+ * this order. A new key is a row here (every field: -Wextra fails the build
+ * on a row without its print kind and field), its case in handle_key(), and
+ * its field in tests/unit/config_eq.c, whose round trip tests then cover it
+ * (unit/config_print_*, and fuzz_config on any file). */
 static const struct {
 	const char *name;
 	enum section sec;
-	int key; /* enum once_key, or -1 for repeatable keys */
+	int key;        /* enum once_key, or -1 for repeatable keys */
+	unsigned types; /* [target] keys: the target types that take it */
+	enum print_kind print;
+	size_t off, n_off; /* n_off: the count of a list (P_RULES, P_USB, P_PCI) */
 } keys[] = {
-	{ "hotkey", SEC_GENERAL, K_HOTKEY },
-	{ "emergency", SEC_GENERAL, K_EMERGENCY },
-	{ "start", SEC_GENERAL, K_START },
-	{ "xkb-layout", SEC_GENERAL, K_XKB_LAYOUT },
-	{ "xkb-variant", SEC_GENERAL, K_XKB_VARIANT },
-	{ "xkb-model", SEC_GENERAL, K_XKB_MODEL },
-	{ "xkb-options", SEC_GENERAL, K_XKB_OPTIONS },
-	{ "match", SEC_INPUT, -1 },
-	{ "exclude", SEC_INPUT, -1 },
-	{ "type", SEC_TARGET, K_TYPE },
-	{ "mode", SEC_TARGET, K_MODE },
-	{ "hotkey", SEC_TARGET, K_HOTKEY },
-	{ "on-enter", SEC_TARGET, K_ON_ENTER },
-	{ "on-leave", SEC_TARGET, K_ON_LEAVE },
-	{ "domain", SEC_TARGET, K_DOMAIN },
-	{ "uri", SEC_TARGET, K_URI },
-	{ "libvirt-input", SEC_TARGET, K_LIBVIRT_INPUT },
-	{ "usb", SEC_TARGET, -1 },
-	{ "pci", SEC_TARGET, -1 },
-	{ "return-after", SEC_TARGET, K_RETURN_AFTER },
-	{ "enable", SEC_LISTENER, K_ENABLE },
-	{ "address", SEC_LISTENER, K_ADDRESS },
-	{ "secret-file", SEC_LISTENER, K_SECRET_FILE },
-	{ "rate-limit", SEC_LISTENER, K_RATE_LIMIT },
+	{ "hotkey", SEC_GENERAL, K_HOTKEY, 0, P_TEXT, CONF(hotkey_text.text) },
+	{ "emergency", SEC_GENERAL, K_EMERGENCY, 0, P_TEXT, CONF(emergency_text.text) },
+	{ "start", SEC_GENERAL, K_START, 0, P_NAME, CONF(start) },
+	{ "xkb-layout", SEC_GENERAL, K_XKB_LAYOUT, 0, P_STRING, CONF(xkb_layout) },
+	{ "xkb-variant", SEC_GENERAL, K_XKB_VARIANT, 0, P_STRING, CONF(xkb_variant) },
+	{ "xkb-model", SEC_GENERAL, K_XKB_MODEL, 0, P_STRING, CONF(xkb_model) },
+	{ "xkb-options", SEC_GENERAL, K_XKB_OPTIONS, 0, P_STRING, CONF(xkb_options) },
+	{ "match", SEC_INPUT, -1, 0, P_RULES, LIST(config, match, n_match) },
+	{ "exclude", SEC_INPUT, -1, 0, P_RULES, LIST(config, exclude, n_exclude) },
+	{ "type", SEC_TARGET, K_TYPE, ALL_TYPES, P_TYPE, TARGET(type) },
+	{ "mode", SEC_TARGET, K_MODE, 1u << TARGET_HOST, P_MODE, TARGET(mode) },
+	{ "hotkey", SEC_TARGET, K_HOTKEY, ALL_TYPES, P_TEXT, TARGET(hotkey_text.text) },
+	{ "on-enter", SEC_TARGET, K_ON_ENTER, ALL_TYPES, P_TEXT, TARGET(on_enter) },
+	{ "on-leave", SEC_TARGET, K_ON_LEAVE, ALL_TYPES, P_TEXT, TARGET(on_leave) },
+	{ "domain", SEC_TARGET, K_DOMAIN, VM_TYPES, P_STRING, TARGET(domain) },
+	{ "uri", SEC_TARGET, K_URI, VM_TYPES, P_STRING, TARGET(uri) },
+	{ "libvirt-input", SEC_TARGET, K_LIBVIRT_INPUT, 1u << TARGET_EVDEV, P_INPUT,
+	  TARGET(libvirt_input) },
+	{ "usb", SEC_TARGET, -1, 1u << TARGET_USB, P_USB, LIST(target_conf, usb, n_usb) },
+	{ "pci", SEC_TARGET, -1, 1u << TARGET_USB, P_PCI, LIST(target_conf, pci, n_pci) },
+	{ "return-after", SEC_TARGET, K_RETURN_AFTER, VM_TYPES, P_DURATION, TARGET(return_after_ms) },
+	{ "enable", SEC_LISTENER, K_ENABLE, 0, P_BOOL, LISTENER(enabled) },
+	{ "address", SEC_LISTENER, K_ADDRESS, 0, P_STRING, LISTENER(address) },
+	{ "secret-file", SEC_LISTENER, K_SECRET_FILE, 0, P_STRING, LISTENER(secret_file) },
+	{ "rate-limit", SEC_LISTENER, K_RATE_LIMIT, 0, P_UINT, LISTENER(rate_per_minute) },
 };
 
 static const char *section_label(const struct parser *p, char *buf, size_t len)
@@ -489,21 +526,11 @@ static int handle_key(struct parser *p, const char *key, char *val)
 /* Which keys a target of each type may carry; the line of the first offender. */
 static int check_target(struct parser *p, const struct target_conf *t, const int *lines)
 {
-	static const struct {
-		int key;
-		const char *name;
-		unsigned types; /* bit per enum target_type */
-	} allowed[] = {
-		{ K_MODE, "mode", 1u << TARGET_HOST },
-		{ K_DOMAIN, "domain", 1u << TARGET_EVDEV | 1u << TARGET_USB },
-		{ K_URI, "uri", 1u << TARGET_EVDEV | 1u << TARGET_USB },
-		{ K_LIBVIRT_INPUT, "libvirt-input", 1u << TARGET_EVDEV },
-		{ K_RETURN_AFTER, "return-after", 1u << TARGET_EVDEV | 1u << TARGET_USB },
-	};
-	for (size_t i = 0; i < sizeof(allowed) / sizeof(allowed[0]); i++)
-		if (lines[allowed[i].key] && !(allowed[i].types & (1u << t->type)))
-			return fail(p, lines[allowed[i].key], "'%s' does not apply to target '%s' of type %s",
-				    allowed[i].name, t->name, target_type_name(t->type));
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+		if (keys[i].sec == SEC_TARGET && keys[i].key >= 0 && lines[keys[i].key] &&
+		    !(keys[i].types & (1u << t->type)))
+			return fail(p, lines[keys[i].key], "'%s' does not apply to target '%s' of type %s",
+				    keys[i].name, t->name, target_type_name(t->type));
 	if (t->type != TARGET_USB && (t->n_usb || t->n_pci))
 		return fail(p, t->line, "target '%s' lists usb/pci devices but is not of type usb", t->name);
 	if (t->type == TARGET_USB) {
@@ -762,4 +789,157 @@ int config_resolve_keys(struct config *cfg, const struct keyname_resolver *res, 
 					    "the %s%s uses the same keys as the %s%s", j >= 2 ? "hotkey of target " : "",
 					    all[j].what, i >= 2 ? "hotkey of target " : "", all[i].what);
 	return 0;
+}
+
+/* ---- printing: the effective configuration in the file's own syntax ---- */
+
+/* "key = value", or "key=value" where the blanks would make the line longer
+ * than the parser takes (a value that filled its line). */
+static void print_line(struct buf *out, const char *key, const char *value)
+{
+	bool spaced = strlen(key) + strlen(value) + 3 <= LINE_MAX_LEN;
+	buf_printf(out, spaced ? "%s = %s\n" : "%s=%s\n", key, value);
+}
+
+/* A plain string comes back as it is unless trimming or unquote() would
+ * change it: then in quotes (as it must have been written). */
+static void print_string(struct buf *out, const char *key, const char *v)
+{
+	size_t n = strlen(v);
+	bool quote = n == 0 || v[0] == ' ' || v[0] == '\t' || v[n - 1] == ' ' || v[n - 1] == '\t' ||
+		     v[n - 1] == '\r' || (n >= 2 && v[0] == '"' && v[n - 1] == '"');
+	if (!quote) {
+		print_line(out, key, v);
+		return;
+	}
+	struct buf q;
+	buf_init(&q);
+	buf_printf(&q, "\"%s\"", v);
+	if (!q.failed)
+		print_line(out, key, q.data);
+	out->failed |= q.failed;
+	buf_finish(&q);
+}
+
+/* Whole seconds, or minutes, or seconds with up to three decimals: what
+ * parse_duration_ms() reads back to the same milliseconds. */
+static void print_duration(struct buf *out, const char *key, uint32_t ms)
+{
+	char v[32];
+	if (ms && ms % 60000 == 0)
+		snprintf(v, sizeof(v), "%um", (unsigned)(ms / 60000));
+	else if (ms % 1000 == 0)
+		snprintf(v, sizeof(v), "%u", (unsigned)(ms / 1000));
+	else {
+		int n = snprintf(v, sizeof(v), "%u.%03u", (unsigned)(ms / 1000), (unsigned)(ms % 1000));
+		while (v[n - 1] == '0')
+			v[--n] = '\0';
+	}
+	print_line(out, key, v);
+}
+
+static void print_rules(struct buf *out, const char *key, const struct match_rule *rules, size_t n)
+{
+	if (!n)
+		buf_printf(out, "# %s: none%s\n", key, strcmp(key, "match") ? "" : " (the built-in choice: auto)");
+	for (size_t i = 0; i < n; i++) {
+		struct buf v;
+		buf_init(&v);
+		match_rule_format(&rules[i], false, &v);
+		if (strlen(key) + v.len + 3 > LINE_MAX_LEN) {
+			/* Only a rule that filled its line: written as tightly. */
+			v.len = 0;
+			match_rule_format(&rules[i], true, &v);
+		}
+		if (!v.failed)
+			print_line(out, key, v.data);
+		out->failed |= v.failed;
+		buf_finish(&v);
+	}
+}
+
+/* One key's lines. `base` is the struct its `off` is in. */
+static void print_key(struct buf *out, size_t k, const char *base)
+{
+	const char *key = keys[k].name;
+	const void *field = base + keys[k].off;
+	size_t n = keys[k].n_off ? *(const size_t *)(base + keys[k].n_off) : 0;
+	char v[64];
+	switch (keys[k].print) {
+	case P_TEXT:
+	case P_STRING: {
+		const char *s = *(char *const *)field;
+		if (!s)
+			buf_printf(out, "# %s: not set\n", key);
+		else if (keys[k].print == P_TEXT)
+			print_line(out, key, s);
+		else
+			print_string(out, key, s);
+		return;
+	}
+	case P_NAME:
+		print_line(out, key, (const char *)field);
+		return;
+	case P_BOOL:
+		print_line(out, key, *(const bool *)field ? "yes" : "no");
+		return;
+	case P_UINT:
+		snprintf(v, sizeof(v), "%u", (unsigned)*(const uint32_t *)field);
+		print_line(out, key, v);
+		return;
+	case P_DURATION:
+		print_duration(out, key, *(const uint32_t *)field);
+		return;
+	case P_RULES:
+		print_rules(out, key, *(struct match_rule *const *)field, n);
+		return;
+	case P_TYPE:
+		print_line(out, key, target_type_name(*(const enum target_type *)field));
+		return;
+	case P_MODE:
+		print_line(out, key, *(const enum host_mode *)field == HOST_VIRTUAL ? "virtual" : "native");
+		return;
+	case P_INPUT:
+		print_line(out, key, *(const enum libvirt_input *)field == LIBVIRT_INPUT_PASSTHROUGH ? "passthrough" : "evdev");
+		return;
+	case P_USB: {
+		const struct usb_match *u = *(struct usb_match *const *)field;
+		if (!n)
+			buf_printf(out, "# %s: none\n", key);
+		for (size_t i = 0; i < n; i++)
+			buf_printf(out, "%s = %04x:%04x%s%s\n", key, u[i].vendor, u[i].product, u[i].serial[0] ? ":" : "",
+				   u[i].serial);
+		return;
+	}
+	case P_PCI: {
+		const struct pci_addr *a = *(struct pci_addr *const *)field;
+		if (!n)
+			buf_printf(out, "# %s: none\n", key);
+		for (size_t i = 0; i < n; i++)
+			buf_printf(out, "%s = %04x:%02x:%02x.%x\n", key, a[i].domain, a[i].bus, a[i].slot, a[i].func);
+		return;
+	}
+	}
+}
+
+static void print_section(struct buf *out, enum section sec, const char *base, unsigned type)
+{
+	for (size_t k = 0; k < sizeof(keys) / sizeof(keys[0]); k++)
+		if (keys[k].sec == sec && (sec != SEC_TARGET || (keys[k].types & (1u << type))))
+			print_key(out, k, base);
+}
+
+int config_print(const struct config *cfg, struct buf *out)
+{
+	buf_printf(out, "[general]\n");
+	print_section(out, SEC_GENERAL, (const char *)cfg, 0);
+	buf_printf(out, "\n[input]\n");
+	print_section(out, SEC_INPUT, (const char *)cfg, 0);
+	for (size_t t = 0; t < cfg->n_target; t++) {
+		buf_printf(out, "\n[target %s]\n", cfg->target[t].name);
+		print_section(out, SEC_TARGET, (const char *)&cfg->target[t], cfg->target[t].type);
+	}
+	buf_printf(out, "\n[listener]\n");
+	print_section(out, SEC_LISTENER, (const char *)&cfg->listener, 0);
+	return out->failed ? -1 : 0;
 }
