@@ -50,6 +50,7 @@ struct target_conf {
 	struct hotkey_text hotkey_text;
 	struct chord hotkey;
 	char *on_enter, *on_leave; /* shell commands, may be NULL */
+	int on_enter_line, on_leave_line;
 	char *domain, *uri;        /* libvirt; uri defaults to qemu:///system */
 	enum libvirt_input libvirt_input;
 	struct usb_match *usb;
@@ -64,6 +65,7 @@ struct listener_conf {
 	bool enabled;
 	char *address;     /* tcp:ADDR:PORT or vsock:CID:PORT */
 	char *secret_file; /* pre-shared secret */
+	int address_line, secret_file_line;
 	uint32_t rate_per_minute;
 	int line;
 };
@@ -75,6 +77,7 @@ struct config {
 	struct chord emergency; /* ungrab everything, go to host */
 	char start[TARGET_NAME_MAX];
 	char *xkb_layout, *xkb_variant, *xkb_model, *xkb_options;
+	int xkb_line; /* the first xkb-* setting's */
 	struct match_rule *match;
 	size_t n_match;
 	struct match_rule *exclude;

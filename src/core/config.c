@@ -406,6 +406,8 @@ static int handle_key(struct parser *p, const char *key, char *val)
 	struct target_conf *t = p->target;
 	switch (p->sec) {
 	case SEC_GENERAL:
+		if (once >= K_XKB_LAYOUT && once <= K_XKB_OPTIONS && !cfg->xkb_line)
+			cfg->xkb_line = p->line;
 		switch (once) {
 		case K_HOTKEY:
 			cfg->hotkey_text.line = p->line;
@@ -451,9 +453,11 @@ static int handle_key(struct parser *p, const char *key, char *val)
 				return fail(p, p->line,
 					    "bad listener address '%s' (expected tcp:ADDRESS:PORT or vsock:CID:PORT)",
 					    val);
+			cfg->listener.address_line = p->line;
 			return set_string(p, &cfg->listener.address, val);
 		}
 		case K_SECRET_FILE:
+			cfg->listener.secret_file_line = p->line;
 			return set_string(p, &cfg->listener.secret_file, unquote(val));
 		case K_RATE_LIMIT: {
 			char *end;
@@ -494,8 +498,10 @@ static int handle_key(struct parser *p, const char *key, char *val)
 			t->hotkey_text.line = p->line;
 			return set_string(p, &t->hotkey_text.text, val);
 		case K_ON_ENTER:
+			t->on_enter_line = p->line;
 			return *val ? set_string(p, &t->on_enter, val) : 0;
 		case K_ON_LEAVE:
+			t->on_leave_line = p->line;
 			return *val ? set_string(p, &t->on_leave, val) : 0;
 		case K_DOMAIN:
 			return set_string(p, &t->domain, unquote(val));
