@@ -86,6 +86,9 @@ bool match_is_ours(const struct device_desc *dev);
 void match_decide(const struct match_rule *match, size_t n_match, const struct match_rule *exclude,
 		  size_t n_exclude, const struct device_desc *dev, struct match_verdict *out);
 
+/* "keyboard,mouse" for enum devkind bits ("-" for none). */
+const char *match_kinds_text(unsigned kinds, char *buf, size_t len);
+
 /* Shell-style glob (fnmatch(3)). */
 bool match_glob(const char *pattern, const char *text);
 

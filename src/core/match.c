@@ -35,6 +35,18 @@ static const struct {
 	{ "joystick", DEVKIND_JOYSTICK },   { "switch", DEVKIND_SWITCH },
 };
 
+const char *match_kinds_text(unsigned kinds, char *buf, size_t len)
+{
+	size_t off = 0;
+	buf[0] = '\0';
+	for (size_t i = 0; i < sizeof(kind_names) / sizeof(kind_names[0]) && off < len; i++)
+		if (kinds & kind_names[i].kind)
+			off += (size_t)snprintf(buf + off, len - off, "%s%s", off ? "," : "", kind_names[i].name);
+	if (!off)
+		snprintf(buf, len, "-");
+	return buf;
+}
+
 /* Reads one token: word:value where value may be "quoted" (with \" and \\). */
 static int next_token(const char **pp, char *key, size_t keylen, char *val, size_t vallen, char *err,
 		      size_t errlen)
