@@ -392,6 +392,10 @@ static const struct {
 	{ "/usr/share/doc/kvmswitch/quickstart.md", 0644 },
 	{ "/usr/share/doc/kvmswitch/troubleshooting.md", 0644 },
 	{ "/usr/share/doc/kvmswitch/permissions.md", 0644 },
+	/* Where each shell looks for completions (Debian's paths for PREFIX=/usr). */
+	{ "/usr/share/bash-completion/completions/kvmswitch", 0644 },
+	{ "/usr/share/zsh/vendor-completions/_kvmswitch", 0644 },
+	{ "/usr/share/fish/vendor_completions.d/kvmswitch.fish", 0644 },
 };
 
 ITEST_TIMEOUT(staged_install_has_every_file_and_uninstall_removes_them, 300)
