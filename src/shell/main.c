@@ -154,14 +154,23 @@ bad:
 	return -1;
 }
 
+/* The configuration a command reads (-c, else the usual search), or NULL
+ * after saying why. */
+static struct config *load_config(const struct args *a, char *path, size_t len)
+{
+	char err[CONFIG_ERR_MAX];
+	struct config *cfg = conffile_read(a->config, path, len, err, sizeof(err));
+	if (!cfg)
+		fprintf(stderr, "%s\n", err);
+	return cfg;
+}
+
 static int cmd_check(const struct args *a)
 {
-	char path[4096], err[CONFIG_ERR_MAX];
-	struct config *cfg = conffile_read(a->config, path, sizeof(path), err, sizeof(err));
-	if (!cfg) {
-		fprintf(stderr, "%s\n", err);
+	char path[4096];
+	struct config *cfg = load_config(a, path, sizeof(path));
+	if (!cfg)
 		return EXIT_REFUSED;
-	}
 	struct buf problems;
 	buf_init(&problems);
 	size_t n = preflight_check(cfg, &problems);
@@ -176,12 +185,10 @@ static int cmd_check(const struct args *a)
 
 static int cmd_config(const struct args *a)
 {
-	char path[4096], err[CONFIG_ERR_MAX];
-	struct config *cfg = conffile_read(a->config, path, sizeof(path), err, sizeof(err));
-	if (!cfg) {
-		fprintf(stderr, "%s\n", err);
+	char path[4096];
+	struct config *cfg = load_config(a, path, sizeof(path));
+	if (!cfg)
 		return EXIT_REFUSED;
-	}
 	struct buf out;
 	buf_init(&out);
 	int rc = config_print(cfg, &out);
@@ -203,10 +210,9 @@ static int cmd_targets(const struct args *a)
 	buf_init(&names);
 	int rc = a->config ? EXIT_NO_DAEMON : client_targets(NULL, &names);
 	if (rc != EXIT_OK) {
-		char path[4096], err[CONFIG_ERR_MAX];
-		struct config *cfg = conffile_read(a->config, path, sizeof(path), err, sizeof(err));
+		char path[4096];
+		struct config *cfg = load_config(a, path, sizeof(path));
 		if (!cfg) {
-			fprintf(stderr, "%s\n", err);
 			buf_finish(&names);
 			return EXIT_REFUSED;
 		}
@@ -267,12 +273,10 @@ static void list_one(void *data, const struct discovered *dev)
 
 static int cmd_list(const struct args *a)
 {
-	char path[4096], err[CONFIG_ERR_MAX];
-	struct config *cfg = conffile_read(a->config, path, sizeof(path), err, sizeof(err));
-	if (!cfg) {
-		fprintf(stderr, "%s\n", err);
+	char path[4096];
+	struct config *cfg = load_config(a, path, sizeof(path));
+	if (!cfg)
 		return EXIT_REFUSED;
-	}
 	struct discover *ds = discover_create();
 	if (!ds) {
 		fprintf(stderr, "kvmswitch: cannot connect to udev\n");
