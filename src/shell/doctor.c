@@ -172,6 +172,14 @@ static void check_daemon(struct doctor *d)
 		d->daemon_answers = true;
 		return;
 	}
+	/* The user unit's socket, when KVMSWITCH_SOCKET points elsewhere. */
+	const char *env = getenv("KVMSWITCH_SOCKET"), *rt = getenv("XDG_RUNTIME_DIR");
+	char user[4096];
+	if (env && *env && rt && *rt) {
+		snprintf(user, sizeof(user), "%s/kvmswitch.sock", rt);
+		if (strcmp(user, path) != 0 && probe_daemon(d, user, path) > 0)
+			return;
+	}
 	/* The system unit's socket, in a directory only root may enter. */
 	if (strcmp(path, CTL_ROOT_PATH) != 0) {
 		int there = probe_daemon(d, CTL_ROOT_PATH, path);

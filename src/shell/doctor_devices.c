@@ -176,33 +176,33 @@ enum guest_path doctor_target_path(const struct doctor *d, const struct target_c
 	return t->libvirt_input == LIBVIRT_INPUT_PASSTHROUGH ? PATH_VIRTIO_INPUT_HOST : PATH_INPUT_LINUX;
 }
 
-/* Who may read a node besides root: the worst of its mode bits, "" if nobody. */
+/* Who may read a node besides root and whoever libvirt hands it to: its
+ * mode, owner and group, an ACL; a warning when its group may read it (the
+ * opt-in group kvmswitch aside), a failure when everybody may. */
 static enum doctor_status readers(const struct guest_dev *g, char *text, size_t len)
 {
 	struct stat st;
-	text[0] = '\0';
 	if (stat(g->node, &st) < 0) {
 		snprintf(text, len, "%s", strerror(errno));
 		return DOCTOR_WARN;
 	}
 	struct passwd *pw = getpwuid(st.st_uid);
 	struct group *gr = getgrgid(st.st_gid);
-	char owner[64], group[64];
+	char owner[64], group[64], who[128] = "";
 	snprintf(owner, sizeof(owner), "%s", pw ? pw->pw_name : "?");
 	snprintf(group, sizeof(group), "%s", gr ? gr->gr_name : "?");
 	bool acl = getxattr(g->node, "system.posix_acl_access", NULL, 0) > 0;
-	enum doctor_status st_ = DOCTOR_OK;
-	const char *who = "";
+	enum doctor_status verdict = DOCTOR_OK;
 	if (st.st_mode & S_IROTH) {
-		st_ = DOCTOR_FAIL;
-		who = ": every user may read it";
+		verdict = DOCTOR_FAIL;
+		snprintf(who, sizeof(who), ": every user may read it");
 	} else if ((st.st_mode & S_IRGRP) && st.st_gid != 0 && strcmp(group, "kvmswitch") != 0) {
-		st_ = DOCTOR_WARN;
-		who = ": its group may read it";
+		verdict = DOCTOR_WARN;
+		snprintf(who, sizeof(who), ": group %s may read it", group);
 	}
 	snprintf(text, len, "mode %04o %s:%s%s%s", (unsigned)(st.st_mode & 07777), owner, group,
 		 acl ? " and an ACL (getfacl shows whom it lets in)" : "", who);
-	return st_;
+	return verdict;
 }
 
 static enum doctor_status worse(enum doctor_status a, enum doctor_status b)
