@@ -765,6 +765,17 @@ static void stable_link(struct ksd *k, const char *target, const char *kind)
 	free(node);
 }
 
+/* `kvmswitch doctor` with k's configuration and socket: its stdout. */
+static char *doctor(struct ksd *k)
+{
+	char sock[PATH_MAX + 32], *out;
+	snprintf(sock, sizeof(sock), "KVMSWITCH_SOCKET=%s", ksd_socket(k));
+	ksd_cli_env((const char *const[]){ sock, NULL }, &out, NULL,
+		    (const char *const[]){ "doctor", "-c", ksd_config_path(k), NULL });
+	itest_log("kvmswitch doctor:\n%s", out);
+	return out;
+}
+
 /* A second EVIOCGRAB gets EBUSY while QEMU holds the node. */
 static void assert_grabbed_by_other(const char *node)
 {
@@ -780,7 +791,8 @@ static void assert_grabbed_by_other(const char *node)
 }
 
 /* A domain defined with `kvmswitch libvirt-xml` output starts and its QEMU
- * holds kvmswitch's devices; the evdev target follows the domain: switching
+ * holds kvmswitch's devices (kvmswitch doctor sees both, and the missing
+ * domain before); the evdev target follows the domain: switching
  * to it is refused while it does not run, and destroying it while the
  * target is active makes the host active. */
 ITEST_TIMEOUT(usb_libvirt_xml_domain_holds_guest_devices, 600)
@@ -794,6 +806,11 @@ ITEST_TIMEOUT(usb_libvirt_xml_domain_holds_guest_devices, 600)
 	stable_link(k, "guest", "keyboard");
 	stable_link(k, "guest", "pointer");
 	wait_domain_state(k, "guest", "not found", T);
+	/* kvmswitch doctor says the same, and what to do. */
+	char *out = doctor(k);
+	ITEST_ASSERT_STR_CONTAINS(out, "\nfail  libvirt: target guest: no domain '" DOM_XML "' on " URI "; fix: correct "
+				       "domain = in [target guest]; virsh -c " URI " list --all names them\n");
+	free(out);
 	struct lines *sub = subscribe(k);
 	char *r = ask(k, "switch guest", T);
 	ITEST_ASSERT_STR_CONTAINS(r, "error cannot switch: no domain '" DOM_XML "'");
@@ -814,6 +831,16 @@ ITEST_TIMEOUT(usb_libvirt_xml_domain_holds_guest_devices, 600)
 	pid_t pid = qemu_pid(DOM_XML);
 	ITEST_ASSERT_MSG(proc_has_open(pid, kn), "QEMU (pid %d) does not have %s open", (int)pid, kn);
 	ITEST_ASSERT_MSG(proc_has_open(pid, pn), "QEMU (pid %d) does not have %s open", (int)pid, pn);
+	/* doctor: which domain names the devices and through which path, and
+	 * that its QEMU holds them. */
+	out = doctor(k);
+	ITEST_ASSERT_STR_CONTAINS(out, "\nok    libvirt: domain " DOM_XML " (running) on " URI " reads guest's keyboard "
+				       "(evdev: input-linux), guest's pointer (evdev: input-linux)\n");
+	char want[256];
+	snprintf(want, sizeof(want), "\nok    guest: target guest: read by qemu-system-x86 (pid %d, input-linux)\n",
+		 (int)pid);
+	ITEST_ASSERT_STR_CONTAINS(out, want);
+	free(out);
 
 	wait_domain_state(k, "guest", "running", T);
 	ksd_switch(k, "guest");
