@@ -9,6 +9,13 @@ SYSCONFDIR ?= /etc
 UDEVDIR  ?= $(shell pkg-config --variable=udevdir udev 2>/dev/null || echo /usr/lib/udev)
 SYSTEMDUSERDIR ?= $(PREFIX)/lib/systemd/user
 SYSTEMDSYSTEMDIR ?= $(PREFIX)/lib/systemd/system
+# Where each shell looks for completions: bash-completion's directory (its
+# pkg-config file, under PREFIX), zsh's vendor directory for /usr (Debian's
+# fpath) and site-functions elsewhere, fish's vendor directory.
+BASHCOMPDIR ?= $(shell pkg-config --define-variable=prefix=$(PREFIX) --variable=completionsdir bash-completion \
+	2>/dev/null || echo $(DATADIR)/bash-completion/completions)
+ZSHCOMPDIR ?= $(if $(filter /usr,$(PREFIX)),$(DATADIR)/zsh/vendor-completions,$(DATADIR)/zsh/site-functions)
+FISHCOMPDIR ?= $(DATADIR)/fish/vendor_completions.d
 B        ?= build
 
 CC       ?= cc
@@ -144,6 +151,9 @@ install: $(B)/kvmswitch man
 	install -m644 $(wildcard docs/*.md) $(DESTDIR)$(DOCDIR)/
 	install -Dm755 docs/switch-back/kvmswitch-ssh-switch $(DESTDIR)$(DOCDIR)/switch-back/kvmswitch-ssh-switch
 	install -m644 docs/switch-back/kvmswitch-remote.ps1 docs/switch-back/kvmswitch.ahk $(DESTDIR)$(DOCDIR)/switch-back/
+	install -Dm644 completions/kvmswitch.bash $(DESTDIR)$(BASHCOMPDIR)/kvmswitch
+	install -Dm644 completions/_kvmswitch $(DESTDIR)$(ZSHCOMPDIR)/_kvmswitch
+	install -Dm644 completions/kvmswitch.fish $(DESTDIR)$(FISHCOMPDIR)/kvmswitch.fish
 	@echo 'Installed. To apply the udev rules now: udevadm control --reload && udevadm trigger --subsystem-match=input'
 
 uninstall:
@@ -152,6 +162,7 @@ uninstall:
 	rm -f $(DESTDIR)$(UDEVDIR)/rules.d/71-kvmswitch.rules
 	rm -f $(DESTDIR)$(SYSTEMDUSERDIR)/kvmswitch.service $(DESTDIR)$(SYSTEMDSYSTEMDIR)/kvmswitch.service
 	rm -rf $(DESTDIR)$(DATADIR)/kvmswitch $(DESTDIR)$(DOCDIR)
+	rm -f $(DESTDIR)$(BASHCOMPDIR)/kvmswitch $(DESTDIR)$(ZSHCOMPDIR)/_kvmswitch $(DESTDIR)$(FISHCOMPDIR)/kvmswitch.fish
 
 # Fails if a core file includes an I/O or library header.
 core-check:
@@ -207,10 +218,13 @@ $(FUZZ_B)/obj/%.o: %.c $(B)/gen/evcodes.h
 	$(FUZZ_CC) $(CPPFLAGS) -I$(B)/gen -Itests/unit -std=gnu11 $(WARN) $(FUZZ_FLAGS) -fsanitize=fuzzer-no-link \
 		-MMD -MP -c -o $@ $<
 
-$(FUZZ_B)/fuzz_%: $(FUZZ_B)/obj/tests/fuzz/fuzz_%.o $(FUZZ_B)/obj/tests/unit/names.o $(CORE_SRC:%.c=$(FUZZ_B)/obj/%.o)
+# The unit tests' key names and config comparison (tests/unit/names.c,
+# config_eq.c) are the fuzzers' too.
+FUZZ_UNIT_OBJ = $(FUZZ_B)/obj/tests/unit/names.o $(FUZZ_B)/obj/tests/unit/config_eq.o
+$(FUZZ_B)/fuzz_%: $(FUZZ_B)/obj/tests/fuzz/fuzz_%.o $(FUZZ_UNIT_OBJ) $(CORE_SRC:%.c=$(FUZZ_B)/obj/%.o)
 	$(FUZZ_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer -o $@ $^
 
-.SECONDARY: $(FUZZ_NAMES:%=$(FUZZ_B)/obj/tests/fuzz/fuzz_%.o) $(FUZZ_B)/obj/tests/unit/names.o \
+.SECONDARY: $(FUZZ_NAMES:%=$(FUZZ_B)/obj/tests/fuzz/fuzz_%.o) $(FUZZ_UNIT_OBJ) \
 	$(CORE_SRC:%.c=$(FUZZ_B)/obj/%.o)
 
 fuzz-build:

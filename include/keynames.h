@@ -14,6 +14,10 @@ struct keynames;
 struct keynames *keynames_create(const char *layout, const char *variant, const char *model,
 				 const char *options);
 void keynames_destroy(struct keynames *kn);
+/* Compiles the keymap now (it is otherwise compiled when a keysym name is
+ * first looked up). Returns 0, or -1 with libxkbcommon's first error in err
+ * (nothing is printed: libxkbcommon's own log is silenced). */
+int keynames_compile(struct keynames *kn, char *err, size_t errlen);
 struct keyname_resolver keynames_resolver(struct keynames *kn);
 
 /* "KEY_LEFTCTRL" for a code, or NULL. */

@@ -29,6 +29,9 @@ packages=(
 	# man pages (scdoc) and test_system: man --warnings, libinput list-devices,
 	# systemd-analyze verify and a systemd user manager in the test VM
 	scdoc man-db libinput-tools systemd
+	# the shell completions' tests (tests/completion/completion): bash is
+	# there already; zsh and fish drive completions/_kvmswitch and kvmswitch.fish
+	zsh fish
 )
 case "${1:-}" in
 --list) printf '%s\n' "${packages[@]}"; exit 0 ;;

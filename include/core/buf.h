@@ -18,6 +18,8 @@ void buf_finish(struct buf *b); /* frees the bytes */
 
 /* Appends n bytes. Returns 0, or -1 (and sets failed) out of memory. */
 int buf_append(struct buf *b, const void *p, size_t n);
+/* Appends printf-formatted text. Returns 0, or -1 (and sets failed). */
+int buf_printf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Drops the first n bytes (n <= len). */
 void buf_consume(struct buf *b, size_t n);
 

@@ -2,6 +2,7 @@
 #ifndef KVMSWITCH_CORE_CONFIG_H
 #define KVMSWITCH_CORE_CONFIG_H
 
+#include "core/buf.h"
 #include "core/hotkey.h"
 #include "core/match.h"
 
@@ -61,6 +62,7 @@ struct target_conf {
 	struct hotkey_text hotkey_text;
 	struct chord hotkey;
 	char *on_enter, *on_leave; /* shell commands, may be NULL */
+	int on_enter_line, on_leave_line;
 	char *domain, *uri;        /* libvirt; uri defaults to qemu:///system */
 	enum libvirt_input libvirt_input;
 	struct usb_match *usb;
@@ -91,6 +93,7 @@ struct listener_conf {
 	bool enabled;
 	char *address;     /* tcp:ADDR:PORT or vsock:CID:PORT */
 	char *secret_file; /* pre-shared secret */
+	int address_line, secret_file_line;
 	uint32_t rate_per_minute;
 	int line;
 };
@@ -102,6 +105,7 @@ struct config {
 	struct chord emergency; /* ungrab everything, go to host */
 	char start[TARGET_NAME_MAX];
 	char *xkb_layout, *xkb_variant, *xkb_model, *xkb_options;
+	int xkb_line; /* the first xkb-* setting's */
 	struct match_rule *match;
 	size_t n_match;
 	struct match_rule *exclude;
@@ -140,6 +144,12 @@ int config_resolve_keys(struct config *cfg, const struct keyname_resolver *res, 
 			size_t errlen);
 
 void config_destroy(struct config *cfg);
+
+/* Appends the configuration in kvmswitch.conf's syntax, every key with its
+ * value in force (defaults filled in; a key without a value as a comment),
+ * so that config_parse() of the text gives the same configuration (line
+ * numbers and the path aside). Returns 0 or -1 (out of memory). */
+int config_print(const struct config *cfg, struct buf *out);
 
 /* For a reload: map[i] is the index in `next` of `prev`'s target i when a
  * target of the same name and type (and, for the host, mode) exists there,

@@ -7,6 +7,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/buf.h"
+
 /* What udev says a device is (ID_INPUT_* properties). */
 enum devkind {
 	DEVKIND_KEYBOARD = 1 << 0, /* ID_INPUT_KEYBOARD */
@@ -67,6 +69,11 @@ struct match_verdict {
 /* Parses one `match =` / `exclude =` value. Returns 0 or -1 with err set. */
 int match_rule_parse(struct match_rule *rule, const char *text, char *err, size_t errlen);
 void match_rule_finish(struct match_rule *rule);
+/* Appends a rule as match_rule_parse reads it: terms joined by a blank,
+ * values quoted only where they must be. `compact` writes ids without
+ * leading zeros (id:46d:c52b), so that the text is never longer than any
+ * text the rule was parsed from. Returns 0 or -1 (out of memory). */
+int match_rule_format(const struct match_rule *rule, bool compact, struct buf *out);
 
 bool match_rule_test(const struct match_rule *rule, const struct device_desc *dev);
 
@@ -85,6 +92,9 @@ void match_decide(const struct match_rule *match, size_t n_match, const struct m
  * is taken (unless it is ours or excluded) and is the host's alone. */
 void match_host_only(const struct match_rule *host_only, size_t n, const struct device_desc *dev,
 		     struct match_verdict *v);
+
+/* "keyboard,mouse" for enum devkind bits ("-" for none). */
+const char *match_kinds_text(unsigned kinds, char *buf, size_t len);
 
 /* Shell-style glob (fnmatch(3)). */
 bool match_glob(const char *pattern, const char *text);

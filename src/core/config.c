@@ -3,6 +3,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -256,44 +257,82 @@ static int add_rule(struct parser *p, struct match_rule **rules, size_t *n, cons
 	return 0;
 }
 
+/* How config_print writes a key's value, and where the value lives: at
+ * `off` in struct config ([general], [input]), struct target_conf ([target])
+ * or struct listener_conf ([listener]). */
+enum print_kind {
+	P_TEXT,     /* char *, as written (hotkeys, hook commands) */
+	P_STRING,   /* char *, a plain string: in quotes where it must be */
+	P_NAME,     /* char [TARGET_NAME_MAX] */
+	P_BOOL,     /* bool */
+	P_UINT,     /* uint32_t */
+	P_DURATION, /* uint32_t milliseconds */
+	P_RULES,    /* struct match_rule * */
+	P_TYPE,     /* enum target_type */
+	P_MODE,     /* enum host_mode */
+	P_INPUT,    /* enum libvirt_input */
+	P_USB,      /* target_conf.usb */
+	P_PCI,      /* target_conf.pci */
+	P_FOLLOW,   /* enum follow */
+	P_ACTION,   /* enum hotkey_action */
+};
+
+/* A key's field (off, n_off) in its section's struct. */
+#define CONF(f) offsetof(struct config, f), 0
+#define TARGET(f) offsetof(struct target_conf, f), 0
+#define LISTENER(f) offsetof(struct listener_conf, f), 0
+#define LIST(s, f, n) offsetof(struct s, f), offsetof(struct s, n)
+#define ALL_TYPES (1u << TARGET_HOST | 1u << TARGET_EVDEV | 1u << TARGET_USB)
+#define VM_TYPES (1u << TARGET_EVDEV | 1u << TARGET_USB)
+
+/* Every key: the parser looks keys up here, check_target() refuses keys a
+ * target's type does not take (`types`), and config_print() writes them in
+ * this order. A new key is a row here (every field: -Wextra fails the build
+ * on a row without its print kind and field), its case in handle_key(), and
+ * its field in tests/unit/config_eq.c, whose round trip tests then cover it
+ * (unit/config_print_*, and fuzz_config on any file). */
 static const struct {
 	const char *name;
 	enum section sec;
-	int key; /* enum once_key, or -1 for repeatable keys */
+	int key;        /* enum once_key, or -1 for repeatable keys */
+	unsigned types; /* [target] keys: the target types that take it */
+	enum print_kind print;
+	size_t off, n_off; /* n_off: the count of a list (P_RULES, P_USB, P_PCI) */
 } keys[] = {
-	{ "hotkey", SEC_GENERAL, K_HOTKEY },
-	{ "emergency", SEC_GENERAL, K_EMERGENCY },
-	{ "start", SEC_GENERAL, K_START },
-	{ "xkb-layout", SEC_GENERAL, K_XKB_LAYOUT },
-	{ "xkb-variant", SEC_GENERAL, K_XKB_VARIANT },
-	{ "xkb-model", SEC_GENERAL, K_XKB_MODEL },
-	{ "xkb-options", SEC_GENERAL, K_XKB_OPTIONS },
-	{ "match", SEC_INPUT, -1 },
-	{ "exclude", SEC_INPUT, -1 },
-	{ "type", SEC_TARGET, K_TYPE },
-	{ "mode", SEC_TARGET, K_MODE },
-	{ "hotkey", SEC_TARGET, K_HOTKEY },
-	{ "on-enter", SEC_TARGET, K_ON_ENTER },
-	{ "on-leave", SEC_TARGET, K_ON_LEAVE },
-	{ "domain", SEC_TARGET, K_DOMAIN },
-	{ "uri", SEC_TARGET, K_URI },
-	{ "libvirt-input", SEC_TARGET, K_LIBVIRT_INPUT },
-	{ "usb", SEC_TARGET, -1 },
-	{ "pci", SEC_TARGET, -1 },
-	{ "return-after", SEC_TARGET, K_RETURN_AFTER },
-	{ "follow", SEC_TARGET, K_FOLLOW },
-	{ "qmp", SEC_TARGET, K_QMP },
-	{ "libvirt-hotplug", SEC_TARGET, K_LIBVIRT_HOTPLUG },
-	{ "enable", SEC_LISTENER, K_ENABLE },
-	{ "address", SEC_LISTENER, K_ADDRESS },
-	{ "secret-file", SEC_LISTENER, K_SECRET_FILE },
-	{ "rate-limit", SEC_LISTENER, K_RATE_LIMIT },
-	{ "host-keys", SEC_GENERAL, K_HOST_KEYS },
-	{ "shared-keys", SEC_GENERAL, K_SHARED_KEYS },
-	{ "lock", SEC_GENERAL, K_LOCK },
-	{ "start-locked", SEC_GENERAL, K_START_LOCKED },
-	{ "hotkey-action", SEC_GENERAL, K_HOTKEY_ACTION },
-	{ "host-only", SEC_INPUT, -1 },
+	{ "hotkey", SEC_GENERAL, K_HOTKEY, 0, P_TEXT, CONF(hotkey_text.text) },
+	{ "emergency", SEC_GENERAL, K_EMERGENCY, 0, P_TEXT, CONF(emergency_text.text) },
+	{ "start", SEC_GENERAL, K_START, 0, P_NAME, CONF(start) },
+	{ "xkb-layout", SEC_GENERAL, K_XKB_LAYOUT, 0, P_STRING, CONF(xkb_layout) },
+	{ "xkb-variant", SEC_GENERAL, K_XKB_VARIANT, 0, P_STRING, CONF(xkb_variant) },
+	{ "xkb-model", SEC_GENERAL, K_XKB_MODEL, 0, P_STRING, CONF(xkb_model) },
+	{ "xkb-options", SEC_GENERAL, K_XKB_OPTIONS, 0, P_STRING, CONF(xkb_options) },
+	{ "host-keys", SEC_GENERAL, K_HOST_KEYS, 0, P_TEXT, CONF(host_keys.text.text) },
+	{ "shared-keys", SEC_GENERAL, K_SHARED_KEYS, 0, P_TEXT, CONF(shared_keys.text.text) },
+	{ "lock", SEC_GENERAL, K_LOCK, 0, P_TEXT, CONF(lock_text.text) },
+	{ "start-locked", SEC_GENERAL, K_START_LOCKED, 0, P_BOOL, CONF(start_locked) },
+	{ "hotkey-action", SEC_GENERAL, K_HOTKEY_ACTION, 0, P_ACTION, CONF(hotkey_action) },
+	{ "match", SEC_INPUT, -1, 0, P_RULES, LIST(config, match, n_match) },
+	{ "exclude", SEC_INPUT, -1, 0, P_RULES, LIST(config, exclude, n_exclude) },
+	{ "host-only", SEC_INPUT, -1, 0, P_RULES, LIST(config, host_only, n_host_only) },
+	{ "type", SEC_TARGET, K_TYPE, ALL_TYPES, P_TYPE, TARGET(type) },
+	{ "mode", SEC_TARGET, K_MODE, 1u << TARGET_HOST, P_MODE, TARGET(mode) },
+	{ "hotkey", SEC_TARGET, K_HOTKEY, ALL_TYPES, P_TEXT, TARGET(hotkey_text.text) },
+	{ "on-enter", SEC_TARGET, K_ON_ENTER, ALL_TYPES, P_TEXT, TARGET(on_enter) },
+	{ "on-leave", SEC_TARGET, K_ON_LEAVE, ALL_TYPES, P_TEXT, TARGET(on_leave) },
+	{ "domain", SEC_TARGET, K_DOMAIN, VM_TYPES, P_STRING, TARGET(domain) },
+	{ "uri", SEC_TARGET, K_URI, VM_TYPES, P_STRING, TARGET(uri) },
+	{ "libvirt-input", SEC_TARGET, K_LIBVIRT_INPUT, 1u << TARGET_EVDEV, P_INPUT,
+	  TARGET(libvirt_input) },
+	{ "usb", SEC_TARGET, -1, VM_TYPES, P_USB, LIST(target_conf, usb, n_usb) },
+	{ "pci", SEC_TARGET, -1, VM_TYPES, P_PCI, LIST(target_conf, pci, n_pci) },
+	{ "return-after", SEC_TARGET, K_RETURN_AFTER, VM_TYPES, P_DURATION, TARGET(return_after_ms) },
+	{ "follow", SEC_TARGET, K_FOLLOW, VM_TYPES, P_FOLLOW, TARGET(follow) },
+	{ "qmp", SEC_TARGET, K_QMP, 1u << TARGET_EVDEV, P_STRING, TARGET(qmp) },
+	{ "libvirt-hotplug", SEC_TARGET, K_LIBVIRT_HOTPLUG, 1u << TARGET_EVDEV, P_BOOL, TARGET(libvirt_hotplug) },
+	{ "enable", SEC_LISTENER, K_ENABLE, 0, P_BOOL, LISTENER(enabled) },
+	{ "address", SEC_LISTENER, K_ADDRESS, 0, P_STRING, LISTENER(address) },
+	{ "secret-file", SEC_LISTENER, K_SECRET_FILE, 0, P_STRING, LISTENER(secret_file) },
+	{ "rate-limit", SEC_LISTENER, K_RATE_LIMIT, 0, P_UINT, LISTENER(rate_per_minute) },
 };
 
 /* [general] keys of game time (issue 15). Key names are resolved with the
@@ -328,6 +367,15 @@ static int handle_gametime(struct parser *p, int once, const char *key, char *va
 		return 0;
 	}
 	return fail(p, p->line, "internal error: unhandled key '%s'", key);
+}
+
+/* A target's defaults, the same for one of the file's and a built-in one. */
+static void target_init(struct target_conf *t, const char *name, enum target_type type)
+{
+	memset(t, 0, sizeof(*t));
+	snprintf(t->name, sizeof(t->name), "%s", name);
+	t->type = type;
+	t->follow = FOLLOW_STOP; /* back to the host when the domain stops */
 }
 
 static const char *section_label(const struct parser *p, char *buf, size_t len)
@@ -380,10 +428,7 @@ static int handle_section(struct parser *p, char *s)
 		if (p->cfg->n_target >= CONFIG_MAX_TARGETS)
 			return fail(p, p->line, "too many targets (at most %d)", CONFIG_MAX_TARGETS);
 		struct target_conf *t = &p->cfg->target[p->cfg->n_target++];
-		memset(t, 0, sizeof(*t));
-		snprintf(t->name, sizeof(t->name), "%s", tname);
-		t->type = strcmp(tname, "host") == 0 ? TARGET_HOST : TARGET_EVDEV;
-		t->follow = FOLLOW_STOP;
+		target_init(t, tname, strcmp(tname, "host") == 0 ? TARGET_HOST : TARGET_EVDEV);
 		t->line = p->line;
 		p->target = t;
 		p->sec = SEC_TARGET;
@@ -429,6 +474,8 @@ static int handle_key(struct parser *p, const char *key, char *val)
 	struct target_conf *t = p->target;
 	switch (p->sec) {
 	case SEC_GENERAL:
+		if (once >= K_XKB_LAYOUT && once <= K_XKB_OPTIONS && !cfg->xkb_line)
+			cfg->xkb_line = p->line;
 		switch (once) {
 		case K_HOTKEY:
 			cfg->hotkey_text.line = p->line;
@@ -482,9 +529,11 @@ static int handle_key(struct parser *p, const char *key, char *val)
 				return fail(p, p->line,
 					    "bad listener address '%s' (expected tcp:ADDRESS:PORT or vsock:CID:PORT)",
 					    val);
+			cfg->listener.address_line = p->line;
 			return set_string(p, &cfg->listener.address, val);
 		}
 		case K_SECRET_FILE:
+			cfg->listener.secret_file_line = p->line;
 			return set_string(p, &cfg->listener.secret_file, unquote(val));
 		case K_RATE_LIMIT: {
 			char *end;
@@ -525,8 +574,10 @@ static int handle_key(struct parser *p, const char *key, char *val)
 			t->hotkey_text.line = p->line;
 			return set_string(p, &t->hotkey_text.text, val);
 		case K_ON_ENTER:
+			t->on_enter_line = p->line;
 			return *val ? set_string(p, &t->on_enter, val) : 0;
 		case K_ON_LEAVE:
+			t->on_leave_line = p->line;
 			return *val ? set_string(p, &t->on_leave, val) : 0;
 		case K_DOMAIN:
 			return set_string(p, &t->domain, unquote(val));
@@ -561,13 +612,19 @@ static int handle_key(struct parser *p, const char *key, char *val)
 /* ---- what follows the focus into a guest (issue 15): follow, qmp,
  * libvirt-hotplug, and usb/pci devices of evdev targets */
 
+static const char *const follow_names[] = { [FOLLOW_NO] = "no", [FOLLOW_START] = "start", [FOLLOW_STOP] = "stop",
+					    [FOLLOW_BOTH] = "both" };
+
+static const char *follow_name(enum follow f)
+{
+	return f < sizeof(follow_names) / sizeof(follow_names[0]) ? follow_names[f] : "?";
+}
+
 static int guest_input_key(struct parser *p, struct target_conf *t, int key, char *val)
 {
 	if (key == K_FOLLOW) {
-		static const char *const names[] = { [FOLLOW_NO] = "no", [FOLLOW_START] = "start",
-						     [FOLLOW_STOP] = "stop", [FOLLOW_BOTH] = "both" };
-		for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
-			if (!strcmp(val, names[i])) {
+		for (size_t i = 0; i < sizeof(follow_names) / sizeof(follow_names[0]); i++)
+			if (!strcmp(val, follow_names[i])) {
 				t->follow = (enum follow)i;
 				return 0;
 			}
@@ -614,24 +671,11 @@ static int check_game_time(struct parser *p, const struct target_conf *t, const 
 /* Which keys a target of each type may carry; the line of the first offender. */
 static int check_target(struct parser *p, const struct target_conf *t, const int *lines)
 {
-	static const struct {
-		int key;
-		const char *name;
-		unsigned types; /* bit per enum target_type */
-	} allowed[] = {
-		{ K_MODE, "mode", 1u << TARGET_HOST },
-		{ K_DOMAIN, "domain", 1u << TARGET_EVDEV | 1u << TARGET_USB },
-		{ K_URI, "uri", 1u << TARGET_EVDEV | 1u << TARGET_USB },
-		{ K_LIBVIRT_INPUT, "libvirt-input", 1u << TARGET_EVDEV },
-		{ K_RETURN_AFTER, "return-after", 1u << TARGET_EVDEV | 1u << TARGET_USB },
-		{ K_FOLLOW, "follow", 1u << TARGET_EVDEV | 1u << TARGET_USB },
-		{ K_QMP, "qmp", 1u << TARGET_EVDEV },
-		{ K_LIBVIRT_HOTPLUG, "libvirt-hotplug", 1u << TARGET_EVDEV },
-	};
-	for (size_t i = 0; i < sizeof(allowed) / sizeof(allowed[0]); i++)
-		if (lines[allowed[i].key] && !(allowed[i].types & (1u << t->type)))
-			return fail(p, lines[allowed[i].key], "'%s' does not apply to target '%s' of type %s",
-				    allowed[i].name, t->name, target_type_name(t->type));
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+		if (keys[i].sec == SEC_TARGET && keys[i].key >= 0 && lines[keys[i].key] &&
+		    !(keys[i].types & (1u << t->type)))
+			return fail(p, lines[keys[i].key], "'%s' does not apply to target '%s' of type %s",
+				    keys[i].name, t->name, target_type_name(t->type));
 	if (check_game_time(p, t, lines) < 0)
 		return -1;
 	if (t->type == TARGET_USB) {
@@ -732,13 +776,8 @@ static int finish(struct parser *p, int (*target_lines)[K_COUNT])
 	}
 	if (cfg->n_target == 0) {
 		/* No targets: the built-in pair. */
-		struct target_conf *h = &cfg->target[cfg->n_target++];
-		memset(h, 0, sizeof(*h));
-		snprintf(h->name, sizeof(h->name), "host");
-		struct target_conf *g = &cfg->target[cfg->n_target++];
-		memset(g, 0, sizeof(*g));
-		snprintf(g->name, sizeof(g->name), "guest");
-		g->type = TARGET_EVDEV;
+		target_init(&cfg->target[cfg->n_target++], "host", TARGET_HOST);
+		target_init(&cfg->target[cfg->n_target++], "guest", TARGET_EVDEV);
 	} else if (hosts == 0) {
 		int clash = config_target_index(cfg, "host");
 		if (clash >= 0)
@@ -748,9 +787,7 @@ static int finish(struct parser *p, int (*target_lines)[K_COUNT])
 			return fail(p, 0, "too many targets (at most %d, with the implicit host)",
 				    CONFIG_MAX_TARGETS - 1);
 		memmove(&cfg->target[1], &cfg->target[0], cfg->n_target * sizeof(cfg->target[0]));
-		struct target_conf *h = &cfg->target[0];
-		memset(h, 0, sizeof(*h));
-		snprintf(h->name, sizeof(h->name), "host");
+		target_init(&cfg->target[0], "host", TARGET_HOST);
 		cfg->n_target++;
 	}
 	if (cfg->start[0]) {
@@ -950,4 +987,168 @@ int config_resolve_keys(struct config *cfg, const struct keyname_resolver *res, 
 	    resolve_keylist(&p, &cfg->shared_keys, "shared-keys", &cfg->host_keys, "host-keys", all, n, res) < 0)
 		return -1;
 	return 0;
+}
+
+/* ---- printing: the effective configuration in the file's own syntax ---- */
+
+/* "key = value", or "key=value" where the blanks would make the line longer
+ * than the parser takes (a value that filled its line). */
+static void print_line(struct buf *out, const char *key, const char *value)
+{
+	bool spaced = strlen(key) + strlen(value) + 3 <= LINE_MAX_LEN;
+	buf_printf(out, spaced ? "%s = %s\n" : "%s=%s\n", key, value);
+}
+
+/* A plain string comes back as it is unless trimming or unquote() would
+ * change it: then in quotes (as it must have been written). */
+static void print_string(struct buf *out, const char *key, const char *v)
+{
+	size_t n = strlen(v);
+	bool quote = n == 0 || v[0] == ' ' || v[0] == '\t' || v[n - 1] == ' ' || v[n - 1] == '\t' ||
+		     v[n - 1] == '\r' || (n >= 2 && v[0] == '"' && v[n - 1] == '"');
+	if (!quote) {
+		print_line(out, key, v);
+		return;
+	}
+	struct buf q;
+	buf_init(&q);
+	buf_printf(&q, "\"%s\"", v);
+	if (!q.failed)
+		print_line(out, key, q.data);
+	out->failed |= q.failed;
+	buf_finish(&q);
+}
+
+/* Whole seconds, or minutes, or seconds with up to three decimals: what
+ * parse_duration_ms() reads back to the same milliseconds. */
+static void print_duration(struct buf *out, const char *key, uint32_t ms)
+{
+	char v[32];
+	if (ms && ms % 60000 == 0)
+		snprintf(v, sizeof(v), "%um", (unsigned)(ms / 60000));
+	else if (ms % 1000 == 0)
+		snprintf(v, sizeof(v), "%u", (unsigned)(ms / 1000));
+	else {
+		int n = snprintf(v, sizeof(v), "%u.%03u", (unsigned)(ms / 1000), (unsigned)(ms % 1000));
+		while (v[n - 1] == '0')
+			v[--n] = '\0';
+	}
+	print_line(out, key, v);
+}
+
+static void print_rules(struct buf *out, const char *key, const struct match_rule *rules, size_t n)
+{
+	if (!n)
+		buf_printf(out, "# %s: none%s\n", key, strcmp(key, "match") ? "" : " (the built-in choice: auto)");
+	for (size_t i = 0; i < n; i++) {
+		struct buf v;
+		buf_init(&v);
+		match_rule_format(&rules[i], false, &v);
+		if (strlen(key) + v.len + 3 > LINE_MAX_LEN) {
+			/* Only a rule that filled its line: written as tightly. */
+			v.len = 0;
+			match_rule_format(&rules[i], true, &v);
+		}
+		if (!v.failed)
+			print_line(out, key, v.data);
+		out->failed |= v.failed;
+		buf_finish(&v);
+	}
+}
+
+/* One key's lines. `base` is the struct its `off` is in. */
+static void print_key(struct buf *out, size_t k, const char *base)
+{
+	const char *key = keys[k].name;
+	const void *field = base + keys[k].off;
+	size_t n = keys[k].n_off ? *(const size_t *)(base + keys[k].n_off) : 0;
+	char v[64];
+	switch (keys[k].print) {
+	case P_TEXT:
+	case P_STRING: {
+		const char *s = *(char *const *)field;
+		if (!s)
+			buf_printf(out, "# %s: not set\n", key);
+		else if (keys[k].print == P_TEXT)
+			print_line(out, key, s);
+		else
+			print_string(out, key, s);
+		return;
+	}
+	case P_NAME:
+		print_line(out, key, (const char *)field);
+		return;
+	case P_BOOL:
+		print_line(out, key, *(const bool *)field ? "yes" : "no");
+		return;
+	case P_UINT:
+		snprintf(v, sizeof(v), "%u", (unsigned)*(const uint32_t *)field);
+		print_line(out, key, v);
+		return;
+	case P_DURATION:
+		print_duration(out, key, *(const uint32_t *)field);
+		return;
+	case P_RULES:
+		print_rules(out, key, *(struct match_rule *const *)field, n);
+		return;
+	case P_TYPE:
+		print_line(out, key, target_type_name(*(const enum target_type *)field));
+		return;
+	case P_MODE:
+		print_line(out, key, *(const enum host_mode *)field == HOST_VIRTUAL ? "virtual" : "native");
+		return;
+	case P_INPUT:
+		print_line(out, key, *(const enum libvirt_input *)field == LIBVIRT_INPUT_PASSTHROUGH ? "passthrough" : "evdev");
+		return;
+	case P_USB: {
+		const struct usb_match *u = *(struct usb_match *const *)field;
+		if (!n)
+			buf_printf(out, "# %s: none\n", key);
+		for (size_t i = 0; i < n; i++)
+			buf_printf(out, "%s = %04x:%04x%s%s\n", key, u[i].vendor, u[i].product, u[i].serial[0] ? ":" : "",
+				   u[i].serial);
+		return;
+	}
+	case P_FOLLOW:
+		/* It takes a domain: without one, what it would be is a comment. */
+		if (((const struct target_conf *)(const void *)base)->domain)
+			print_line(out, key, follow_name(*(const enum follow *)field));
+		else
+			buf_printf(out, "# %s: %s (it needs 'domain = NAME')\n", key,
+				   follow_name(*(const enum follow *)field));
+		return;
+	case P_ACTION:
+		print_line(out, key, hotkey_action_name(*(const enum hotkey_action *)field));
+		return;
+	case P_PCI: {
+		const struct pci_addr *a = *(struct pci_addr *const *)field;
+		if (!n)
+			buf_printf(out, "# %s: none\n", key);
+		for (size_t i = 0; i < n; i++)
+			buf_printf(out, "%s = %04x:%02x:%02x.%x\n", key, a[i].domain, a[i].bus, a[i].slot, a[i].func);
+		return;
+	}
+	}
+}
+
+static void print_section(struct buf *out, enum section sec, const char *base, unsigned type)
+{
+	for (size_t k = 0; k < sizeof(keys) / sizeof(keys[0]); k++)
+		if (keys[k].sec == sec && (sec != SEC_TARGET || (keys[k].types & (1u << type))))
+			print_key(out, k, base);
+}
+
+int config_print(const struct config *cfg, struct buf *out)
+{
+	buf_printf(out, "[general]\n");
+	print_section(out, SEC_GENERAL, (const char *)cfg, 0);
+	buf_printf(out, "\n[input]\n");
+	print_section(out, SEC_INPUT, (const char *)cfg, 0);
+	for (size_t t = 0; t < cfg->n_target; t++) {
+		buf_printf(out, "\n[target %s]\n", cfg->target[t].name);
+		print_section(out, SEC_TARGET, (const char *)&cfg->target[t], cfg->target[t].type);
+	}
+	buf_printf(out, "\n[listener]\n");
+	print_section(out, SEC_LISTENER, (const char *)&cfg->listener, 0);
+	return out->failed ? -1 : 0;
 }

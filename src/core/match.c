@@ -47,6 +47,18 @@ static const struct {
 	{ "joystick", DEVKIND_JOYSTICK },   { "switch", DEVKIND_SWITCH },
 };
 
+const char *match_kinds_text(unsigned kinds, char *buf, size_t len)
+{
+	size_t off = 0;
+	buf[0] = '\0';
+	for (size_t i = 0; i < sizeof(kind_names) / sizeof(kind_names[0]) && off < len; i++)
+		if (kinds & kind_names[i].kind)
+			off += (size_t)snprintf(buf + off, len - off, "%s%s", off ? "," : "", kind_names[i].name);
+	if (!off)
+		snprintf(buf, len, "-");
+	return buf;
+}
+
 /* Reads one token: word:value where value may be "quoted" (with \" and \\). */
 static int next_token(const char **pp, char *key, size_t keylen, char *val, size_t vallen, char *err,
 		      size_t errlen)
@@ -231,6 +243,84 @@ void match_rule_finish(struct match_rule *rule)
 	free(rule->terms);
 	rule->terms = NULL;
 	rule->n_terms = 0;
+}
+
+/* A term's value: bare if it can be (no blank, no leading quote), else in
+ * quotes with a backslash before a quote, and before a backslash where the
+ * parser would otherwise take it for an escape (before a quote, a
+ * backslash or the closing quote). */
+static void format_value(struct buf *out, const char *v)
+{
+	bool quote = *v == '"';
+	for (const char *p = v; *p && !quote; p++)
+		quote = isspace((unsigned char)*p);
+	if (!quote) {
+		buf_append(out, v, strlen(v));
+		return;
+	}
+	buf_append(out, "\"", 1);
+	for (const char *p = v; *p; p++) {
+		if (*p == '"' || (*p == '\\' && (p[1] == '"' || p[1] == '\\' || !p[1])))
+			buf_append(out, "\\", 1);
+		buf_append(out, p, 1);
+	}
+	buf_append(out, "\"", 1);
+}
+
+/* by-id:/by-path: when the glob is one of theirs (they are stored as the
+ * whole path), else path:. */
+static void format_link(struct buf *out, const char *glob)
+{
+	static const char *const dirs[] = { "by-id", "by-path" };
+	for (size_t i = 0; i < 2; i++) {
+		size_t n = strlen(dirs[i]);
+		if (!strncmp(glob, "/dev/input/", 11) && !strncmp(glob + 11, dirs[i], n) && glob[11 + n] == '/' &&
+		    glob[12 + n]) {
+			buf_printf(out, "%s:", dirs[i]);
+			format_value(out, glob + 12 + n);
+			return;
+		}
+	}
+	buf_append(out, "path:", 5);
+	format_value(out, glob);
+}
+
+int match_rule_format(const struct match_rule *rule, bool compact, struct buf *out)
+{
+	for (size_t i = 0; i < rule->n_terms; i++) {
+		const struct match_term *t = &rule->terms[i];
+		if (i)
+			buf_append(out, " ", 1);
+		switch (t->type) {
+		case MATCH_AUTO:
+			buf_append(out, "auto", 4);
+			break;
+		case MATCH_NAME:
+			buf_append(out, "name:", 5);
+			format_value(out, t->glob);
+			break;
+		case MATCH_ID:
+			buf_printf(out, compact ? "id:%x:" : "id:%04x:", t->vendor);
+			if (t->any_product)
+				buf_append(out, "*", 1);
+			else
+				buf_printf(out, compact ? "%x" : "%04x", t->product);
+			break;
+		case MATCH_LINK:
+			format_link(out, t->glob);
+			break;
+		case MATCH_NODE:
+			buf_append(out, "node:", 5);
+			format_value(out, t->glob);
+			break;
+		case MATCH_KIND:
+			for (size_t k = 0; k < sizeof(kind_names) / sizeof(kind_names[0]); k++)
+				if (t->kinds == kind_names[k].kind)
+					buf_printf(out, "kind:%s", kind_names[k].name);
+			break;
+		}
+	}
+	return out->failed ? -1 : 0;
 }
 
 static bool term_test(const struct match_term *t, const struct device_desc *dev)

@@ -330,50 +330,93 @@ static void print_monitor_event(const char *text)
 
 /* ---- the control socket ---- */
 
-int client_request(const char *socket_path, const struct proto_request *req, bool json)
+/* One request on its way: the connection and what has been read of it. */
+struct exchange {
+	char path[4096];
+	int fd;
+	char *buf;
+	size_t len, cap;
+};
+
+/* Connects to the daemon (socket_path, or the default path), sends req and
+ * reads the first reply line. Returns the line (in ex->buf), or NULL with a
+ * message in err, the exit status in *rc and errno set (ENOENT,
+ * ECONNREFUSED, EACCES: no connection; ETIMEDOUT: no reply). */
+static char *exchange_start(struct exchange *ex, const char *socket_path, const struct proto_request *req,
+			    char *err, size_t errlen, int *rc)
 {
-	char path[4096], err[256], line[PROTO_LINE_MAX + 8];
+	char line[PROTO_LINE_MAX + 8];
+	memset(ex, 0, sizeof(*ex));
+	ex->fd = -1;
+	*rc = EXIT_NO_DAEMON;
 	if (socket_path)
-		snprintf(path, sizeof(path), "%s", socket_path);
-	else if (ctl_default_path(path, sizeof(path), err, sizeof(err)) < 0) {
-		fprintf(stderr, "kvmswitch: %s\n", err);
-		return EXIT_NO_DAEMON;
+		snprintf(ex->path, sizeof(ex->path), "%s", socket_path);
+	else if (ctl_default_path(ex->path, sizeof(ex->path), err, errlen) < 0) {
+		errno = ENOENT;
+		return NULL;
 	}
-	int fd = connect_to(path);
-	if (fd < 0) {
+	ex->fd = connect_to(ex->path);
+	if (ex->fd < 0) {
 		int e = errno;
-		fprintf(stderr, "kvmswitch: cannot reach the daemon at %s: %s%s\n", path, strerror(e),
-			e == ENOENT || e == ECONNREFUSED ? " (is `kvmswitch run` running?)" :
-			e == EACCES ? " (the control socket belongs to another user)" : "");
-		return EXIT_NO_DAEMON;
+		snprintf(err, errlen, "cannot reach the daemon at %s: %s%s", ex->path, strerror(e),
+			 e == ENOENT || e == ECONNREFUSED ? " (is `kvmswitch run` running?)" :
+			 e == EACCES ? " (the control socket belongs to another user)" : "");
+		errno = e;
+		return NULL;
 	}
 	int n = proto_format(req, line, sizeof(line));
 	if (n < 0) {
-		fprintf(stderr, "kvmswitch: request too long\n");
-		close(fd);
-		return EXIT_USAGE;
+		snprintf(err, errlen, "request too long");
+		*rc = EXIT_USAGE;
+		errno = EINVAL;
+		return NULL;
 	}
 	/* A daemon that refuses us has answered and closed already: read its
 	 * reply even if the request cannot be sent (and never die of SIGPIPE). */
-	ssize_t w = send(fd, line, (size_t)n, MSG_NOSIGNAL);
+	ssize_t w = send(ex->fd, line, (size_t)n, MSG_NOSIGNAL);
 	int send_errno = w == n ? 0 : w < 0 ? errno : EIO;
-	char *buf = NULL;
-	size_t len = 0, cap = 0;
 	bool switching = req->cmd == PROTO_SWITCH || req->cmd == PROTO_TOGGLE || req->cmd == PROTO_NEXT ||
 			 req->cmd == PROTO_PREV || req->cmd == PROTO_RELOAD;
-	char *reply = read_line(fd, &buf, &len, &cap, switching ? SWITCH_REPLY_TIMEOUT_MS : REPLY_TIMEOUT_MS);
-	int rc;
+	char *reply = read_line(ex->fd, &ex->buf, &ex->len, &ex->cap, switching ? SWITCH_REPLY_TIMEOUT_MS : REPLY_TIMEOUT_MS);
 	if (!reply) {
 		if (send_errno)
-			fprintf(stderr, "kvmswitch: cannot send the request to %s: %s\n", path, strerror(send_errno));
+			snprintf(err, errlen, "cannot send the request to %s: %s", ex->path, strerror(send_errno));
 		else
-			fprintf(stderr, "kvmswitch: no reply from the daemon at %s\n", path);
-		rc = EXIT_NO_DAEMON;
-	} else if (strncmp(reply, "error", 5) == 0 && (reply[5] == ' ' || reply[5] == '\0')) {
-		fprintf(stderr, "kvmswitch: %s\n", reply[5] ? reply + 6 : "error");
+			snprintf(err, errlen, "no reply from the daemon at %s", ex->path);
+		errno = send_errno ? send_errno : ETIMEDOUT;
+	}
+	return reply;
+}
+
+static void exchange_finish(struct exchange *ex)
+{
+	free(ex->buf);
+	if (ex->fd >= 0)
+		close(ex->fd);
+}
+
+/* "error TEXT" or "ok TEXT" (the TEXT, maybe ""), else NULL. */
+static const char *reply_text(const char *reply, const char *word)
+{
+	size_t n = strlen(word);
+	if (strncmp(reply, word, n) != 0 || (reply[n] != ' ' && reply[n] != '\0'))
+		return NULL;
+	return reply[n] ? reply + n + 1 : "";
+}
+
+int client_request(const char *socket_path, const struct proto_request *req, bool json)
+{
+	char err[4400];
+	struct exchange ex;
+	int rc;
+	char *reply = exchange_start(&ex, socket_path, req, err, sizeof(err), &rc);
+	const char *text;
+	if (!reply) {
+		fprintf(stderr, "kvmswitch: %s\n", err);
+	} else if ((text = reply_text(reply, "error"))) {
+		fprintf(stderr, "kvmswitch: %s\n", *text ? text : "error");
 		rc = EXIT_REFUSED;
-	} else if (strncmp(reply, "ok", 2) == 0 && (reply[2] == ' ' || reply[2] == '\0')) {
-		const char *text = reply[2] ? reply + 3 : "";
+	} else if ((text = reply_text(reply, "ok"))) {
 		rc = EXIT_OK;
 		if (req->cmd == PROTO_STATUS || req->cmd == PROTO_LIST) {
 			rc = print_structured(req, text, json);
@@ -381,27 +424,27 @@ int client_request(const char *socket_path, const struct proto_request *req, boo
 			setvbuf(stdout, NULL, _IOLBF, 0);
 			if (!json)
 				printf("# DEVICE (NODE), KEY NAME (as kvmswitch.conf takes it), down or up, where it went\n");
-			consume_line(buf, &len);
-			while ((reply = read_line(fd, &buf, &len, &cap, -1))) {
+			consume_line(ex.buf, &ex.len);
+			while ((reply = read_line(ex.fd, &ex.buf, &ex.len, &ex.cap, -1))) {
 				const char *ev = strncmp(reply, "event input ", 12) == 0 ? reply + 12 : NULL;
 				if (ev && json)
 					printf("%s\n", ev);
 				else if (ev)
 					print_monitor_event(ev);
-				consume_line(buf, &len);
+				consume_line(ex.buf, &ex.len);
 			}
-			fprintf(stderr, "kvmswitch: the daemon at %s went away\n", path);
+			fprintf(stderr, "kvmswitch: the daemon at %s went away\n", ex.path);
 			rc = EXIT_NO_DAEMON;
 		} else if (req->cmd == PROTO_SUBSCRIBE) {
 			setvbuf(stdout, NULL, _IOLBF, 0);
 			printf("active %s\n", strncmp(text, "subscribed ", 11) == 0 ? text + 11 : text);
-			consume_line(buf, &len);
-			while ((reply = read_line(fd, &buf, &len, &cap, -1))) {
+			consume_line(ex.buf, &ex.len);
+			while ((reply = read_line(ex.fd, &ex.buf, &ex.len, &ex.cap, -1))) {
 				printf("%s\n", strncmp(reply, "event ", 6) == 0 ? reply + 6 : reply);
-				consume_line(buf, &len);
+				consume_line(ex.buf, &ex.len);
 			}
 			/* The stream ends only when the daemon goes away. */
-			fprintf(stderr, "kvmswitch: the daemon at %s went away\n", path);
+			fprintf(stderr, "kvmswitch: the daemon at %s went away\n", ex.path);
 			rc = EXIT_NO_DAEMON;
 		} else if (*text) {
 			printf("%s\n", text);
@@ -410,8 +453,51 @@ int client_request(const char *socket_path, const struct proto_request *req, boo
 		fprintf(stderr, "kvmswitch: unexpected reply: %.200s\n", reply);
 		rc = EXIT_REFUSED;
 	}
-	free(buf);
-	close(fd);
+	exchange_finish(&ex);
+	return rc;
+}
+
+int client_fetch(const char *socket_path, const struct proto_request *req, char **text, char *err, size_t errlen)
+{
+	struct exchange ex;
+	int rc;
+	*text = NULL;
+	char *reply = exchange_start(&ex, socket_path, req, err, errlen, &rc);
+	int e = reply ? 0 : errno;
+	if (reply) {
+		const char *t = reply_text(reply, "ok");
+		rc = t ? EXIT_OK : EXIT_REFUSED;
+		if (!t && !(t = reply_text(reply, "error"))) {
+			snprintf(err, errlen, "unexpected reply from %s: %.200s", ex.path, reply);
+		} else if (!(*text = strdup(t))) {
+			snprintf(err, errlen, "out of memory");
+			rc = EXIT_REFUSED;
+		}
+	}
+	exchange_finish(&ex);
+	errno = e;
+	return rc;
+}
+
+int client_targets(const char *socket_path, struct buf *names)
+{
+	char err[4400], *text;
+	struct proto_request req = { .cmd = PROTO_STATUS };
+	int rc = client_fetch(socket_path, &req, &text, err, sizeof(err));
+	if (rc != EXIT_OK) {
+		free(text);
+		return rc;
+	}
+	struct json_object *st = parse_json(text, err, sizeof(err));
+	struct json_object *ts = st ? member(st, "targets", json_type_array) : NULL;
+	for (size_t i = 0; ts && i < json_object_array_length(ts); i++) {
+		const char *name = str_of(json_object_array_get_idx(ts, i), "name", NULL);
+		if (name)
+			buf_printf(names, "%s\n", name);
+	}
+	rc = ts ? EXIT_OK : EXIT_REFUSED;
+	json_object_put(st);
+	free(text);
 	return rc;
 }
 

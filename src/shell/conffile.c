@@ -76,6 +76,28 @@ static char *read_file(const char *path, size_t *len, char *err, size_t errlen)
 	return buf;
 }
 
+/* The xkb-* settings, if any, name a keymap libxkbcommon can compile. */
+static int xkb_check(const struct config *cfg, struct keynames *kn, char *err, size_t errlen)
+{
+	const struct {
+		const char *key, *value;
+	} set[] = { { "xkb-layout", cfg->xkb_layout },
+		    { "xkb-variant", cfg->xkb_variant },
+		    { "xkb-model", cfg->xkb_model },
+		    { "xkb-options", cfg->xkb_options } };
+	char names[512] = "", why[256];
+	size_t off = 0;
+	for (size_t i = 0; i < sizeof(set) / sizeof(set[0]); i++)
+		if (set[i].value && off < sizeof(names))
+			off += (size_t)snprintf(names + off, sizeof(names) - off, "%s%s = %s", off ? ", " : "", set[i].key,
+						set[i].value);
+	if (!off || keynames_compile(kn, why, sizeof(why)) == 0)
+		return 0;
+	snprintf(err, errlen, "%s:%d: no such XKB keymap: %s (libxkbcommon: %s); the names are listed in "
+		 "/usr/share/X11/xkb/rules/evdev.lst", cfg->path, cfg->xkb_line, names, why);
+	return -1;
+}
+
 /* Reads and parses `path` ("" for the built-in defaults) and resolves its
  * hotkeys. */
 static struct config *load(const char *path, char *err, size_t errlen)
@@ -100,6 +122,13 @@ static struct config *load(const char *path, char *err, size_t errlen)
 	struct keynames *kn = keynames_create(cfg->xkb_layout, cfg->xkb_variant, cfg->xkb_model, cfg->xkb_options);
 	if (!kn) {
 		snprintf(err, errlen, "out of memory");
+		config_destroy(cfg);
+		return NULL;
+	}
+	/* A layout that does not exist is the setting's fault, not that of the
+	 * first hotkey that needs it: say so in one line. */
+	if (xkb_check(cfg, kn, err, errlen) < 0) {
+		keynames_destroy(kn);
 		config_destroy(cfg);
 		return NULL;
 	}

@@ -20,7 +20,6 @@
 #include <unistd.h>
 
 #include "command.h"
-#include "conffile.h"
 #include "core/router.h"
 #include "ctl.h"
 #include "discover.h"
@@ -31,6 +30,7 @@
 #include "monitor.h"
 #include "outputs.h"
 #include "qmplink.h"
+#include "preflight.h"
 #include "virt.h"
 
 enum tag {
@@ -258,7 +258,7 @@ static void update_monitor(struct daemon *d)
 static int reload(struct daemon *d, char *err, size_t errlen)
 {
 	char path[PATH_MAX];
-	struct config *cfg = conffile_read(d->opt->config_path, path, sizeof(path), err, errlen);
+	struct config *cfg = preflight_read(d->opt->config_path, path, sizeof(path), err, errlen);
 	if (!cfg)
 		return -1;
 	/* A listener that cannot start (bad secret file, address in use)
@@ -467,7 +467,7 @@ static void on_signal(struct daemon *d)
 
 static int setup(struct daemon *d, char *err, size_t errlen)
 {
-	d->cfg = conffile_read(d->opt->config_path, d->config_path, sizeof(d->config_path), err, errlen);
+	d->cfg = preflight_read(d->opt->config_path, d->config_path, sizeof(d->config_path), err, errlen);
 	if (!d->cfg)
 		return -1;
 	log_info("configuration: %s", d->config_path[0] ? d->config_path : "built-in defaults");

@@ -1,4 +1,4 @@
-/* A domain's <hostdev> elements, read with libxml2 (domxml.h). */
+/* A domain's <hostdev> and evdev <input> elements, read with libxml2 (domxml.h). */
 #include "domxml.h"
 
 #include <libxml/parser.h>
@@ -102,41 +102,92 @@ static int read_hostdev(xmlNode *hd, struct domxml_hostdev *h)
 	return 0;
 }
 
-int domxml_parse_hostdevs(const char *xml, struct domxml_hostdev *out, size_t max)
+/* Parses xml and calls fn(node, index, data) for each node xpath selects.
+ * Returns how many there are, or -1 if the XML is malformed or fn returned
+ * < 0. "" has none. */
+static int each_node(const char *xml, const char *xpath, int (*fn)(xmlNode *n, int index, void *data), void *data)
 {
 	size_t len = strlen(xml);
 	if (len == 0)
 		return 0;
 	if (len > INT_MAX)
 		return -1;
-	/* Once per process before threads share libxml2; only the libvirt
-	 * worker's thread parses, so calling it here is enough. */
+	/* Once per process before threads share libxml2; only one thread
+	 * parses (the libvirt worker's, or the CLI's), so calling it here is
+	 * enough. */
 	xmlInitParser();
 	xmlDoc *doc = xmlReadMemory(xml, (int)len, "domain.xml", NULL,
 				    XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
 	if (!doc)
 		return -1;
 	xmlXPathContext *ctx = xmlXPathNewContext(doc);
-	xmlXPathObject *res = ctx ? xmlXPathEvalExpression((const xmlChar *)HOSTDEV_XPATH, ctx) : NULL;
+	xmlXPathObject *res = ctx ? xmlXPathEvalExpression((const xmlChar *)xpath, ctx) : NULL;
 	int count = -1;
 	if (res && res->type == XPATH_NODESET) {
 		int n = res->nodesetval ? res->nodesetval->nodeNr : 0;
-		count = 0;
-		for (int i = 0; i < n; i++) {
-			struct domxml_hostdev h;
-			if (read_hostdev(res->nodesetval->nodeTab[i], &h) < 0) {
+		for (count = 0; count < n; count++) {
+			if (fn(res->nodesetval->nodeTab[count], count, data) < 0) {
 				count = -1;
 				break;
 			}
-			if ((size_t)count < max)
-				out[count] = h;
-			count++;
 		}
 	}
 	xmlXPathFreeObject(res);
 	xmlXPathFreeContext(ctx);
 	xmlFreeDoc(doc);
 	return count;
+}
+
+struct hostdevs {
+	struct domxml_hostdev *out;
+	size_t max;
+};
+
+static int one_hostdev(xmlNode *n, int i, void *data)
+{
+	struct hostdevs *hs = data;
+	struct domxml_hostdev h;
+	if (read_hostdev(n, &h) < 0)
+		return -1;
+	if ((size_t)i < hs->max)
+		hs->out[i] = h;
+	return 0;
+}
+
+int domxml_parse_hostdevs(const char *xml, struct domxml_hostdev *out, size_t max)
+{
+	struct hostdevs hs = { out, max };
+	return each_node(xml, HOSTDEV_XPATH, one_hostdev, &hs);
+}
+
+struct inputs {
+	struct domxml_input *out;
+	size_t max;
+};
+
+/* <input type='evdev'><source dev='PATH'/> (input-linux) or
+ * <input type='passthrough'><source evdev='PATH'/> (virtio-input-host). */
+static int one_input(xmlNode *n, int i, void *data)
+{
+	struct inputs *is = data;
+	struct domxml_input in = { .passthrough = attr_is(n, "type", "passthrough") };
+	for (xmlNode *c = n->children; c; c = c->next) {
+		if (!is_element(c, "source"))
+			continue;
+		xmlChar *v = xmlGetNoNsProp(c, (const xmlChar *)(in.passthrough ? "evdev" : "dev"));
+		if (v && strlen((const char *)v) < sizeof(in.source))
+			snprintf(in.source, sizeof(in.source), "%s", (const char *)v);
+		xmlFree(v);
+	}
+	if ((size_t)i < is->max)
+		is->out[i] = in;
+	return 0;
+}
+
+int domxml_parse_inputs(const char *xml, struct domxml_input *out, size_t max)
+{
+	struct inputs is = { out, max };
+	return each_node(xml, "//devices/input[@type='evdev' or @type='passthrough']", one_input, &is);
 }
 
 bool domxml_hostdev_is_usb(const struct domxml_hostdev *h, const struct usb_dev *d)

@@ -2,6 +2,8 @@
 
 #include <ctype.h>
 #include <libevdev/libevdev.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <xkbcommon/xkbcommon.h>
@@ -14,6 +16,7 @@ struct keynames {
 	struct xkb_context *ctx;
 	struct xkb_keymap *keymap;
 	bool keymap_failed;
+	char xkb_error[256]; /* libxkbcommon's first error message, for one clear line */
 };
 
 /* QEMU qcode names (qapi/ui.json QKeyCode) that differ from evdev's. */
@@ -124,20 +127,45 @@ static int evdev_lookup(const char *name, uint16_t *code)
 	return 0;
 }
 
+/* libxkbcommon logs a dozen lines to stderr for a bad layout: keep the
+ * first error, which names what it could not find, and print nothing. */
+static void xkb_log(struct xkb_context *ctx, enum xkb_log_level level, const char *fmt, va_list ap)
+{
+	struct keynames *kn = xkb_context_get_user_data(ctx);
+	if (level > XKB_LOG_LEVEL_ERROR || kn->xkb_error[0])
+		return;
+	vsnprintf(kn->xkb_error, sizeof(kn->xkb_error), fmt, ap);
+	size_t n = strlen(kn->xkb_error);
+	while (n && (kn->xkb_error[n - 1] == '\n' || kn->xkb_error[n - 1] == ' '))
+		kn->xkb_error[--n] = '\0';
+}
+
 static struct xkb_keymap *keymap(struct keynames *kn)
 {
 	if (kn->keymap || kn->keymap_failed)
 		return kn->keymap;
 	kn->ctx = xkb_context_new(XKB_CONTEXT_NO_FLAGS);
-	if (kn->ctx)
+	if (kn->ctx) {
+		xkb_context_set_user_data(kn->ctx, kn);
+		xkb_context_set_log_fn(kn->ctx, xkb_log);
+		xkb_context_set_log_level(kn->ctx, XKB_LOG_LEVEL_ERROR);
 		kn->keymap = xkb_keymap_new_from_names(kn->ctx, &kn->names, XKB_KEYMAP_COMPILE_NO_FLAGS);
+	}
 	if (!kn->keymap) {
 		kn->keymap_failed = true;
-		log_warn("cannot compile the XKB keymap (layout '%s'); keysym names in hotkeys will not "
-			 "resolve (is xkb-data installed?)",
-			 kn->layout ? kn->layout : "default");
+		if (!kn->xkb_error[0])
+			snprintf(kn->xkb_error, sizeof(kn->xkb_error), "%s",
+				 kn->ctx ? "libxkbcommon cannot compile it" : "cannot create an XKB context");
 	}
 	return kn->keymap;
+}
+
+int keynames_compile(struct keynames *kn, char *err, size_t errlen)
+{
+	if (keymap(kn))
+		return 0;
+	snprintf(err, errlen, "%s", kn->xkb_error);
+	return -1;
 }
 
 /* Every key that produces the keysym on the first layout, at any level. */
@@ -148,9 +176,15 @@ static int keysym_lookup(struct keynames *kn, const char *name, uint16_t *codes,
 		sym = xkb_keysym_from_name(name, XKB_KEYSYM_CASE_INSENSITIVE);
 	if (sym == XKB_KEY_NoSymbol)
 		return 0;
+	bool failed_before = kn->keymap_failed;
 	struct xkb_keymap *km = keymap(kn);
-	if (!km)
+	if (!km) {
+		if (!failed_before)
+			log_warn("cannot compile the XKB keymap (layout '%s': %s); keysym names in hotkeys will not "
+				 "resolve (is xkb-data installed?)",
+				 kn->layout ? kn->layout : "default", kn->xkb_error);
 		return 0;
+	}
 	size_t n = 0;
 	for (xkb_keycode_t kc = xkb_keymap_min_keycode(km); kc <= xkb_keymap_max_keycode(km) && n < max; kc++) {
 		if (kc < 8 || kc - 8 >= KEY_CNT)

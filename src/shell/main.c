@@ -11,8 +11,10 @@
 #include "daemon.h"
 #include "discover.h"
 #include "keynames.h"
+#include "doctor.h"
 #include "libvirt_xml_cmd.h"
 #include "log.h"
+#include "preflight.h"
 
 static const char usage_text[] =
 	"usage: kvmswitch [--version] [--help] COMMAND [ARGS]\n"
@@ -21,7 +23,11 @@ static const char usage_text[] =
 	"\n"
 	"Commands:\n"
 	"  run [-c FILE] [-v]    run the daemon in the foreground\n"
-	"  check [-c FILE]       validate the configuration\n"
+	"  check [-c] [FILE]     validate the configuration, and what run needs of it\n"
+	"  config [-c] [FILE]    print the configuration in force, defaults filled in\n"
+	"  targets [-c FILE]     the target names (the daemon's, else the config's)\n"
+	"  doctor [-c FILE] [--json]\n"
+	"                        check the machine's set-up; say what to do\n"
 	"  list [-c FILE] [--json]\n"
 	"                        input devices, whether each is taken and why\n"
 	"  list --daemon [--json]\n"
@@ -58,8 +64,18 @@ static const struct cmd_help helps[] = {
 		 "  -c FILE   configuration file (default: $XDG_CONFIG_HOME/kvmswitch/kvmswitch.conf,\n"
 		 "            then /etc/kvmswitch/kvmswitch.conf, then built-in defaults)\n"
 		 "  -v        verbose (debug) log; never logs typed keys\n" },
-	{ "check", "usage: kvmswitch check [-c FILE]\n"
-		   "Validate the configuration; print FILE:LINE: message and exit 1 if it is invalid.\n" },
+	{ "check", "usage: kvmswitch check [-c FILE | FILE]\n"
+		   "Validate the configuration and what `kvmswitch run` needs of it (the listener's\n"
+		   "secret file and address, the programs the hooks start, the XKB layout): print\n"
+		   "FILE: ok, or one FILE:LINE: message per problem and exit 1.\n" },
+	{ "config", "usage: kvmswitch config [-c FILE | FILE]\n"
+		    "Print the configuration in force in kvmswitch.conf's syntax, every setting with\n"
+		    "its value (defaults filled in; settings without a value as comments).\n" },
+	{ "targets", "usage: kvmswitch targets [-c FILE]\n"
+		     "Print the target names, one a line, in configuration order: the running\n"
+		     "daemon's, or the configuration file's when no daemon answers (or with -c).\n"
+		     "For scripts and shell completion.\n" },
+	{ "doctor", doctor_help },
 	{ "list", "usage: kvmswitch list [-c FILE] [--json]\n"
 		  "       kvmswitch list --daemon [--json]\n"
 		  "List the input devices and whether the configuration takes each, and why.\n"
@@ -167,16 +183,76 @@ static int cmd_keys(const struct args *a)
 	return kn ? EXIT_OK : EXIT_REFUSED;
 }
 
+/* The configuration a command reads (-c, else the usual search), or NULL
+ * after saying why. */
+static struct config *load_config(const struct args *a, char *path, size_t len)
+{
+	char err[CONFIG_ERR_MAX];
+	struct config *cfg = conffile_read(a->config, path, len, err, sizeof(err));
+	if (!cfg)
+		fprintf(stderr, "%s\n", err);
+	return cfg;
+}
+
 static int cmd_check(const struct args *a)
 {
-	char path[4096], err[CONFIG_ERR_MAX];
-	struct config *cfg = conffile_read(a->config, path, sizeof(path), err, sizeof(err));
-	if (!cfg) {
-		fprintf(stderr, "%s\n", err);
+	char path[4096];
+	struct config *cfg = load_config(a, path, sizeof(path));
+	if (!cfg)
 		return EXIT_REFUSED;
-	}
-	printf("%s: ok (%zu targets)\n", path[0] ? path : "built-in defaults", cfg->n_target);
+	struct buf problems;
+	buf_init(&problems);
+	size_t n = preflight_check(cfg, &problems);
+	if (n)
+		fputs(problems.data, stderr);
+	else
+		printf("%s: ok (%zu targets)\n", path[0] ? path : "built-in defaults", cfg->n_target);
+	buf_finish(&problems);
 	config_destroy(cfg);
+	return n ? EXIT_REFUSED : EXIT_OK;
+}
+
+static int cmd_config(const struct args *a)
+{
+	char path[4096];
+	struct config *cfg = load_config(a, path, sizeof(path));
+	if (!cfg)
+		return EXIT_REFUSED;
+	struct buf out;
+	buf_init(&out);
+	int rc = config_print(cfg, &out);
+	if (rc == 0)
+		printf("# kvmswitch %s: the configuration in force, from %s\n\n%s", KVMSWITCH_VERSION,
+		       path[0] ? path : "the built-in defaults", out.data);
+	else
+		fprintf(stderr, "kvmswitch: out of memory\n");
+	buf_finish(&out);
+	config_destroy(cfg);
+	return rc == 0 ? EXIT_OK : EXIT_REFUSED;
+}
+
+/* Cheap and quiet, for shell completion: the daemon's names if it answers,
+ * else the file's. */
+static int cmd_targets(const struct args *a)
+{
+	struct buf names;
+	buf_init(&names);
+	int rc = a->config ? EXIT_NO_DAEMON : client_targets(NULL, &names);
+	if (rc != EXIT_OK) {
+		char path[4096];
+		struct config *cfg = load_config(a, path, sizeof(path));
+		if (!cfg) {
+			buf_finish(&names);
+			return EXIT_REFUSED;
+		}
+		names.len = 0;
+		for (size_t i = 0; i < cfg->n_target; i++)
+			buf_printf(&names, "%s\n", cfg->target[i].name);
+		config_destroy(cfg);
+	}
+	if (names.len)
+		fputs(names.data, stdout);
+	buf_finish(&names);
 	return EXIT_OK;
 }
 
@@ -187,19 +263,6 @@ struct list_ctx {
 	unsigned n;
 };
 
-static const char *kinds_text(unsigned k, char *buf, size_t len)
-{
-	static const char *const names[] = { "keyboard", "key", "mouse", "tablet", "touchpad", "touchscreen", "joystick", "switch" };
-	size_t off = 0;
-	buf[0] = '\0';
-	for (int i = 0; i < 8; i++)
-		if (k & (1u << i))
-			off += (size_t)snprintf(buf + off, len - off, "%s%s", off ? "," : "", names[i]);
-	if (!off)
-		snprintf(buf, len, "-");
-	return buf;
-}
-
 static void list_one(void *data, const struct discovered *dev)
 {
 	struct list_ctx *l = data;
@@ -207,7 +270,7 @@ static void list_one(void *data, const struct discovered *dev)
 	char kinds[128];
 	match_decide(l->cfg->match, l->cfg->n_match, l->cfg->exclude, l->cfg->n_exclude, &dev->desc, &v);
 	match_host_only(l->cfg->host_only, l->cfg->n_host_only, &dev->desc, &v);
-	kinds_text(dev->desc.kinds, kinds, sizeof(kinds));
+	match_kinds_text(dev->desc.kinds, kinds, sizeof(kinds));
 	l->n++;
 	if (!l->json) {
 		printf("%-20s %04x:%04x %-5s %-18s %s\n    %s\n", dev->node, dev->desc.vendor, dev->desc.product,
@@ -242,12 +305,10 @@ static void list_one(void *data, const struct discovered *dev)
 
 static int cmd_list(const struct args *a)
 {
-	char path[4096], err[CONFIG_ERR_MAX];
-	struct config *cfg = conffile_read(a->config, path, sizeof(path), err, sizeof(err));
-	if (!cfg) {
-		fprintf(stderr, "%s\n", err);
+	char path[4096];
+	struct config *cfg = load_config(a, path, sizeof(path));
+	if (!cfg)
 		return EXIT_REFUSED;
-	}
 	struct discover *ds = discover_create();
 	if (!ds) {
 		fprintf(stderr, "kvmswitch: cannot connect to udev\n");
@@ -295,7 +356,8 @@ int main(int argc, char **argv)
 		return virt_xml_main(argc - 1, argv + 1);
 	}
 	struct args a;
-	bool local = !strcmp(cmd, "run") || !strcmp(cmd, "check") || !strcmp(cmd, "list") || !strcmp(cmd, "keys");
+	bool local = !strcmp(cmd, "run") || !strcmp(cmd, "check") || !strcmp(cmd, "list") || !strcmp(cmd, "config") ||
+		     !strcmp(cmd, "targets") || !strcmp(cmd, "doctor") || !strcmp(cmd, "keys");
 	if (parse_args(cmd, argc - 1, argv + 1, &a, local) < 0)
 		return EXIT_USAGE;
 	int npos = argc - 1 - a.first;
@@ -326,13 +388,29 @@ int main(int argc, char **argv)
 		log_init(LOG_WARN);
 		return cmd_keys(&a);
 	}
-	if (!strcmp(cmd, "check") || !strcmp(cmd, "list")) {
+	/* check and config take the file with or without -c. */
+	if ((!strcmp(cmd, "check") || !strcmp(cmd, "config")) && npos == 1 && !a.config) {
+		a.config = pos[0];
+		npos = 0;
+	}
+	if (!strcmp(cmd, "check") || !strcmp(cmd, "list") || !strcmp(cmd, "config") || !strcmp(cmd, "targets")) {
 		if (npos) {
 			help_for(cmd, stderr);
 			return EXIT_USAGE;
 		}
 		log_init(LOG_WARN);
-		return cmd[0] == 'c' ? cmd_check(&a) : cmd_list(&a);
+		return !strcmp(cmd, "check")	? cmd_check(&a)
+		       : !strcmp(cmd, "list")	? cmd_list(&a)
+		       : !strcmp(cmd, "config") ? cmd_config(&a)
+						: cmd_targets(&a);
+	}
+	if (!strcmp(cmd, "doctor")) {
+		if (npos) {
+			help_for(cmd, stderr);
+			return EXIT_USAGE;
+		}
+		log_init(LOG_ERROR);
+		return doctor_run(a.config, a.json);
 	}
 	struct proto_request req = { 0 };
 	if (proto_cmd_from_name(cmd, &req.cmd) < 0 || req.cmd == PROTO_PING || req.cmd == PROTO_VERSION) {

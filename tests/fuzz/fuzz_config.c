@@ -3,13 +3,16 @@
  * names, a few XKB keysyms, one that sits on two keys). Checked besides
  * memory safety: an error is one "fuzz.conf..." line; a config that loads
  * has exactly one host target, a defined start target, unique names, and
- * maps onto itself; a router built from it starts and takes a few events. */
+ * maps onto itself; a router built from it starts and takes a few events;
+ * and config_print() of it is text that parses to the same configuration
+ * (config_eq.c) and prints the same again. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/config.h"
 #include "core/router.h"
+#include "config_eq.h"
 #include "test.h"
 
 static void emit(void *data, int target, enum vkind kind, const struct input_event *ev, size_t n)
@@ -33,6 +36,33 @@ static void check_error(const char *err)
 		fprintf(stderr, "bad error message: '%.*s'\n", (int)n, err);
 		abort();
 	}
+}
+
+/* print(cfg) parses to cfg, and prints the same text again. */
+static void check_round_trip(const struct config *cfg)
+{
+	char err[CONFIG_ERR_MAX], why[256];
+	struct buf a, b;
+	buf_init(&a);
+	buf_init(&b);
+	if (config_print(cfg, &a) < 0)
+		abort();
+	struct config *again = config_parse(a.data, a.len, "printed", err, sizeof(err));
+	if (!again || config_resolve_keys(again, &test_resolver, err, sizeof(err)) < 0) {
+		fprintf(stderr, "the printed configuration does not load: %s\n%s", err, a.data);
+		abort();
+	}
+	if (!config_equal(cfg, again, why, sizeof(why))) {
+		fprintf(stderr, "parse(print(cfg)) != cfg: %s\n%s", why, a.data);
+		abort();
+	}
+	if (config_print(again, &b) < 0 || a.len != b.len || memcmp(a.data, b.data, a.len)) {
+		fprintf(stderr, "printing the printed configuration changed it:\n%s---\n%s", a.data, b.data);
+		abort();
+	}
+	config_destroy(again);
+	buf_finish(&a);
+	buf_finish(&b);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -59,6 +89,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (cfg->n_target < 1 || cfg->n_target > CONFIG_MAX_TARGETS || hosts != 1 ||
 	    config_host_index(cfg) < 0 || config_target_index(cfg, cfg->start) < 0)
 		abort();
+	check_round_trip(cfg);
 	int map[CONFIG_MAX_TARGETS];
 	config_map_targets(cfg, cfg, map);
 	for (size_t i = 0; i < cfg->n_target; i++)

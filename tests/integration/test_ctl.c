@@ -555,14 +555,17 @@ ITEST_TIMEOUT(hooks_run_with_the_switch_environment, 120)
 ITEST_TIMEOUT(failing_hooks_are_logged_and_switching_goes_on, 120)
 {
 	struct tdev *kbd = tdev_create(TDEV_KEYBOARD, "kbd");
+	/* A program that is missing at start is refused (kvmswitch check and
+	 * run, test_cli); one that only the shell can find (quoted) fails the
+	 * way a program deleted after the start does. */
 	struct ksd *k = ksd_start(KSD_MATCH_TEST_DEVICES "[target host]\nmode = virtual\n"
-				  "on-enter = /nonexistent/monitor-input\n"
+				  "on-enter = \"/nonexistent/monitor-input\"\n"
 				  "[target guest]\non-enter = echo to-stdout; echo to-stderr >&2; exit 7\n"
 				  "on-leave = kill -9 $$\n");
 	wait_taken(k, kbd, true);
 	struct treader *hk = ksd_open_vdev(k, "host", "keyboard");
 	struct treader *gk = ksd_open_vdev(k, "guest", "keyboard");
-	ASSERT_LOG(k, "hook on-enter of target 'host' failed: exit status 127, command not found (command: /nonexistent/monitor-input)", 10000);
+	ASSERT_LOG(k, "hook on-enter of target 'host' failed: exit status 127, command not found (command: \"/nonexistent/monitor-input\")", 10000);
 
 	ksd_switch(k, "guest");
 	expect_tap(kbd, gk, KEY_Q);

@@ -42,88 +42,14 @@ static const char *build_dir(void)
 	return dir;
 }
 
-/* Runs argv to completion; returns its status, stdout and stderr (malloc'd). */
-static int run(const char *const argv[], const char *const env[], char **out, char **err, int timeout_ms)
-{
-	struct tproc *p = tproc_spawn(argv, env);
-	int status = tproc_wait(p, timeout_ms);
-	if (status < 0) {
-		tproc_dump(p);
-		ITEST_FAIL("%s did not finish within %d ms", argv[0], timeout_ms);
-	}
-	if (out)
-		*out = itest_read_file(tproc_stdout_path(p), NULL);
-	if (err)
-		*err = itest_read_file(tproc_stderr_path(p), NULL);
-	if ((out && !*out) || (err && !*err))
-		ITEST_FAIL("cannot read the output of %s", argv[0]);
-	return status;
-}
-
 #define RUN_OK(...)                                                                                  \
 	do {                                                                                         \
 		const char *const argv_[] = { __VA_ARGS__, NULL };                                   \
 		char *err_ = NULL;                                                                   \
-		int st_ = run(argv_, NULL, NULL, &err_, 60000);                                      \
+		int st_ = tproc_run(argv_, NULL, NULL, &err_, 60000);                                \
 		ITEST_ASSERT_MSG(st_ == 0, "%s exited with %d: %.600s", argv_[0], st_, err_);        \
 		free(err_);                                                                          \
 	} while (0)
-
-static void copy_file(const char *from, const char *to)
-{
-	size_t len;
-	char *text = itest_read_file(from, &len);
-	ITEST_ASSERT_MSG(text != NULL, "cannot read %s", from);
-	FILE *f = fopen(to, "we");
-	ITEST_ASSERT_MSG(f != NULL, "cannot write %s: %s", to, strerror(errno));
-	ITEST_ASSERT(fwrite(text, 1, len, f) == len);
-	ITEST_ASSERT(fclose(f) == 0);
-	free(text);
-}
-
-static bool in_vm(void)
-{
-	const char *v = getenv("KVMSWITCH_IN_VM");
-	return v && strcmp(v, "1") == 0;
-}
-
-/* ---- udev rules in the VM's udev ---- */
-
-static void udev_reload(void)
-{
-	RUN_OK("udevadm", "control", "--reload");
-}
-
-static void rules_remove(void *data)
-{
-	char *path = data;
-	unlink(path);
-	const char *const argv[] = { "udevadm", "control", "--reload", NULL };
-	run(argv, NULL, NULL, NULL, 60000);
-	free(path);
-}
-
-/* Installs udev/NAME as /etc/udev/rules.d/NAME for the rest of the case.
- * Only in the test VM: natively it would change the machine's udev. */
-static void rules_install(const char *name)
-{
-	if (!in_vm())
-		itest_skip("installs udev rules into " RULES_DIR ": runs only in the test VM");
-	char from[PATH_MAX + 64], *to;
-	snprintf(from, sizeof(from), "%s/udev/%s", itest_src_dir(), name);
-	if (asprintf(&to, RULES_DIR "/%s", name) < 0)
-		ITEST_FAIL("out of memory");
-	mkdir(RULES_DIR, 0755);
-	copy_file(from, to);
-	itest_defer(rules_remove, to);
-	udev_reload();
-}
-
-/* Re-runs the rules on every input device (a "change" event) and waits. */
-static void udev_retrigger(void)
-{
-	RUN_OK("udevadm", "trigger", "--action=change", "--subsystem-match=input", "--settle");
-}
 
 static struct udev_device *udev_dev(const char *node)
 {
@@ -236,7 +162,7 @@ static size_t libinput_list(struct li_dev *devs, size_t max)
 {
 	const char *const argv[] = { "libinput", "list-devices", NULL };
 	char *out, *err;
-	int st = run(argv, NULL, &out, &err, 60000);
+	int st = tproc_run(argv, NULL, &out, &err, 60000);
 	ITEST_ASSERT_MSG(st == 0, "libinput list-devices exited with %d: %.400s", st, err);
 	size_t n = 0;
 	for (char *save = NULL, *line = strtok_r(out, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
@@ -279,7 +205,7 @@ static struct ksd *start_with_tablet(const char *cfg, struct tdev **kbd)
  * "add" event on, and libinput sees the host's devices only. */
 ITEST_TIMEOUT(guest_devices_hidden_host_devices_not, 120)
 {
-	rules_install(RULES_NAME);
+	itest_udev_rules_install(RULES_NAME);
 	struct tdev *kbd;
 	struct ksd *k = start_with_tablet(CFG_HOST_VIRTUAL_WIN, &kbd);
 	for (size_t i = 0; i < 3; i++)
@@ -313,7 +239,7 @@ ITEST_TIMEOUT(guest_devices_hidden_host_devices_not, 120)
  * devices before (the check above can fail). */
 ITEST_TIMEOUT(rules_apply_to_existing_devices, 120)
 {
-	if (!in_vm())
+	if (!itest_in_vm())
 		itest_skip("installs udev rules into " RULES_DIR ": runs only in the test VM");
 	struct tdev *kbd;
 	struct ksd *k = start_with_tablet(CFG_HOST_VIRTUAL_WIN, &kbd);
@@ -325,8 +251,8 @@ ITEST_TIMEOUT(rules_apply_to_existing_devices, 120)
 	ITEST_ASSERT_MSG(has_current_tag(gk, "power-switch"), "without the rules, the guest keyboard should carry "
 			 "power-switch (70-power-switch.rules)");
 
-	rules_install(RULES_NAME);
-	udev_retrigger();
+	itest_udev_rules_install(RULES_NAME);
+	itest_udev_retrigger();
 	ITEST_ASSERT(wait_prop(gk, "LIBINPUT_IGNORE_DEVICE", "1", T));
 	for (size_t i = 0; i < 3; i++)
 		assert_guest_hidden(k, "win", guest_kinds[i]);
@@ -341,12 +267,12 @@ ITEST_TIMEOUT(rules_apply_to_existing_devices, 120)
  * uaccess (the ACL itself needs a logind session, which the VM has not). */
 ITEST_TIMEOUT(optin_uaccess_rule_tags_devices, 120)
 {
-	if (!in_vm())
+	if (!itest_in_vm())
 		itest_skip("installs udev rules into " RULES_DIR ": runs only in the test VM");
 	struct tdev *kbd = tdev_create(TDEV_KEYBOARD, "kbd");
 	struct tdev *mouse = tdev_create(TDEV_MOUSE, "mouse");
 	ITEST_ASSERT_MSG(!has_current_tag(tdev_devnode(kbd), "uaccess"), "a keyboard has uaccess without the rule");
-	rules_install("70-kvmswitch-uaccess.rules");
+	itest_udev_rules_install("70-kvmswitch-uaccess.rules");
 	RUN_OK("udevadm", "trigger", "--action=change", "--subsystem-match=input", "--subsystem-match=misc",
 	       "--settle");
 	ITEST_ASSERT(has_current_tag(tdev_devnode(kbd), "uaccess"));
@@ -359,11 +285,11 @@ ITEST_TIMEOUT(optin_uaccess_rule_tags_devices, 120)
 /* The opt-in group rule gives the guest devices to group kvmswitch. */
 ITEST_TIMEOUT(optin_group_rule_relaxes_guest_mode, 120)
 {
-	if (!in_vm())
+	if (!itest_in_vm())
 		itest_skip("adds a group and udev rules: runs only in the test VM");
 	RUN_OK("groupadd", "-f", "--system", "kvmswitch");
-	rules_install(RULES_NAME);
-	rules_install("72-kvmswitch-group.rules");
+	itest_udev_rules_install(RULES_NAME);
+	itest_udev_rules_install("72-kvmswitch-group.rules");
 	struct tdev *kbd = tdev_create(TDEV_KEYBOARD, "kbd");
 	struct ksd *k = ksd_start(CFG_HOST_VIRTUAL_WIN);
 	ITEST_ASSERT(ksd_wait_input(k, tdev_devnode(kbd), true, T));
@@ -374,7 +300,7 @@ ITEST_TIMEOUT(optin_group_rule_relaxes_guest_mode, 120)
 	ITEST_ASSERT_SYSCALL(stat(hk, &hst));
 	char *out;
 	const char *const argv[] = { "getent", "group", "kvmswitch", NULL };
-	ITEST_ASSERT_EQ_INT(run(argv, NULL, &out, NULL, 20000), 0);
+	ITEST_ASSERT_EQ_INT(tproc_run(argv, NULL, &out, NULL, 20000), 0);
 	char *gid = strchr(strchr(out, ':') + 1, ':') + 1;
 	ITEST_ASSERT_EQ_INT(st.st_gid, atoi(gid));
 	ITEST_ASSERT_EQ_INT(st.st_mode & 07777, 0660);
@@ -433,7 +359,7 @@ static char *stage_install(void)
 static void remove_tree(void *path)
 {
 	const char *const argv[] = { "rm", "-rf", path, NULL };
-	run(argv, NULL, NULL, NULL, 60000);
+	tproc_run(argv, NULL, NULL, NULL, 60000);
 	free(path);
 }
 
@@ -466,6 +392,10 @@ static const struct {
 	{ "/usr/share/doc/kvmswitch/quickstart.md", 0644 },
 	{ "/usr/share/doc/kvmswitch/troubleshooting.md", 0644 },
 	{ "/usr/share/doc/kvmswitch/permissions.md", 0644 },
+	/* Where each shell looks for completions (Debian's paths for PREFIX=/usr). */
+	{ "/usr/share/bash-completion/completions/kvmswitch", 0644 },
+	{ "/usr/share/zsh/vendor-completions/_kvmswitch", 0644 },
+	{ "/usr/share/fish/vendor_completions.d/kvmswitch.fish", 0644 },
 };
 
 ITEST_TIMEOUT(staged_install_has_every_file_and_uninstall_removes_them, 300)
@@ -483,7 +413,7 @@ ITEST_TIMEOUT(staged_install_has_every_file_and_uninstall_removes_them, 300)
 	snprintf(path, sizeof(path), "%s/usr/bin/kvmswitch", dest);
 	char *out;
 	const char *const argv[] = { path, "--version", NULL };
-	ITEST_ASSERT_EQ_INT(run(argv, NULL, &out, NULL, 20000), 0);
+	ITEST_ASSERT_EQ_INT(tproc_run(argv, NULL, &out, NULL, 20000), 0);
 	ITEST_ASSERT_STR_CONTAINS(out, "kvmswitch ");
 	free(out);
 	const char *units[] = { "/usr/lib/systemd/user/kvmswitch.service", "/usr/lib/systemd/system/kvmswitch.service" };
@@ -536,7 +466,7 @@ ITEST_TIMEOUT(man_pages_render_without_warnings, 300)
 		snprintf(path, sizeof(path), "%s%s", dest, pages[i].path);
 		const char *const argv[] = { "man", "--warnings", "-l", path, NULL };
 		char *out, *err;
-		int st = run(argv, env, &out, &err, 60000);
+		int st = tproc_run(argv, env, &out, &err, 60000);
 		ITEST_ASSERT_MSG(st == 0, "man -l %s exited with %d: %.400s", pages[i].path, st, err);
 		ITEST_ASSERT_MSG(err[0] == '\0', "man --warnings -l %s warns:\n%.1000s", pages[i].path, err);
 		ITEST_ASSERT_STR_CONTAINS(out, pages[i].title);
@@ -581,7 +511,7 @@ ITEST_TIMEOUT(units_verify_clean, 300)
 					     NULL };
 		const char *const env[] = { manpath, rt, "SYSTEMD_LOG_LEVEL=notice", NULL };
 		char *out, *err;
-		int st = run(argv, env, &out, &err, 120000);
+		int st = tproc_run(argv, env, &out, &err, 120000);
 		ITEST_ASSERT_MSG(st == 0 && err[0] == '\0' && out[0] == '\0', "systemd-analyze verify %s: status %d:\n%.1500s%.500s",
 				 units[i].unit, st, err, out);
 		itest_log("systemd-analyze %s verify %s: clean", units[i].user ? "--user" : "--system", units[i].unit);
@@ -1040,7 +970,7 @@ static int systemctl(const char *const args[], char **out)
 		argv[n++] = args[i];
 	argv[n] = NULL;
 	char *err = NULL;
-	int st = run(argv, NULL, out, &err, 120000);
+	int st = tproc_run(argv, NULL, out, &err, 120000);
 	if (st != 0)
 		itest_log("systemctl --user %s: status %d: %.400s", args[0], st, err);
 	free(err);
@@ -1077,7 +1007,7 @@ static void sysd_finish(void *data)
 
 static struct sysd *sysd_start(void)
 {
-	if (!in_vm())
+	if (!itest_in_vm())
 		itest_skip("starts a systemd user manager for root: runs only in the test VM");
 	const char *rt = getenv("XDG_RUNTIME_DIR"), *home = getenv("HOME");
 	ITEST_ASSERT_MSG(rt && home, "XDG_RUNTIME_DIR and HOME must be set");
@@ -1106,7 +1036,7 @@ static struct sysd *sysd_start(void)
 	itest_defer(sysd_finish, s);
 	int64_t deadline = itest_now_ms() + 120000;
 	const char *const probe[] = { "systemctl", "--user", "show", "-p", "Version", NULL };
-	while (access(priv, F_OK) != 0 || run(probe, NULL, NULL, NULL, 30000) != 0) {
+	while (access(priv, F_OK) != 0 || tproc_run(probe, NULL, NULL, NULL, 30000) != 0) {
 		if (!tproc_running(s->proc)) {
 			tproc_dump(s->proc);
 			ITEST_FAIL("the systemd user manager exited (status %d)", tproc_wait(s->proc, 0));
@@ -1235,7 +1165,7 @@ static bool status_has(const char *sock, const char *want, int timeout_ms)
 	int64_t deadline = itest_now_ms() + timeout_ms;
 	for (;;) {
 		char *out = NULL;
-		int st = run(argv, envs, &out, NULL, 20000);
+		int st = tproc_run(argv, envs, &out, NULL, 20000);
 		bool ok = st == 0 && strstr(out, want);
 		free(out);
 		if (ok)
@@ -1260,7 +1190,7 @@ static void write_text(const char *path, const char *text)
 	char dir[PATH_MAX];
 	snprintf(dir, sizeof(dir), "%s", path);
 	const char *const argv[] = { "mkdir", "-p", dirname(dir), NULL };
-	ITEST_ASSERT_EQ_INT(run(argv, NULL, NULL, NULL, 20000), 0);
+	ITEST_ASSERT_EQ_INT(tproc_run(argv, NULL, NULL, NULL, 20000), 0);
 	FILE *f = fopen(path, "we");
 	ITEST_ASSERT_MSG(f != NULL, "cannot write %s: %s", path, strerror(errno));
 	fputs(text, f);

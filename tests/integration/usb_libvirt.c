@@ -998,64 +998,31 @@ ITEST_TIMEOUT(usb_domain_destroyed_brings_devices_home, 600)
 
 /* ---- evdev targets with a domain, and kvmswitch libvirt-xml ---- */
 
-static void rules_remove(void *data)
-{
-	unlink(data);
-	free(data);
-	const char *argv[] = { "udevadm", "control", "--reload", NULL };
-	tproc_wait(tproc_spawn(argv, NULL), 20000);
-}
-
-/* kvmswitch's udev rules (udev/71-kvmswitch.rules) in the VM's udev, for
- * the /dev/input/by-id/kvmswitch-TARGET-KIND links; false if the tree has
- * none (then the test makes the links itself). */
-static bool rules_install(void)
-{
-	char from[PATH_MAX + 64];
-	snprintf(from, sizeof(from), "%s/udev/71-kvmswitch.rules", itest_src_dir());
-	size_t len;
-	char *text = itest_read_file(from, &len);
-	if (!text)
-		return false;
-	mkdir("/run/udev/rules.d", 0755);
-	char *to = strdup("/run/udev/rules.d/71-kvmswitch.rules");
-	FILE *f = fopen(to, "we");
-	ITEST_ASSERT_MSG(f != NULL, "cannot write %s: %s", to, strerror(errno));
-	ITEST_ASSERT(fwrite(text, 1, len, f) == len);
-	ITEST_ASSERT(fclose(f) == 0);
-	free(text);
-	itest_defer(rules_remove, to);
-	const char *argv[] = { "udevadm", "control", "--reload", NULL };
-	ITEST_ASSERT_EQ_INT(tproc_wait(tproc_spawn(argv, NULL), 20000), 0);
-	return true;
-}
-
-static void link_remove(void *data)
-{
-	unlink(data);
-	free(data);
-}
-
-/* Waits for the stable link of a target's device; without our udev rules,
- * makes it (what the rules would do) pointing at the daemon's node. */
-static void stable_link(struct ksd *k, const char *target, const char *kind, bool have_rules)
+/* Waits for the stable link of a target's device (kvmswitch's udev rules
+ * make it). */
+static void stable_link(struct ksd *k, const char *target, const char *kind)
 {
 	char link[128];
 	snprintf(link, sizeof(link), "/dev/input/by-id/kvmswitch-%s-%s", target, kind);
 	char *node = ksd_vdev_node(k, target, kind);
 	int64_t end = itest_now_ms() + T;
-	while (have_rules && access(link, F_OK) != 0 && itest_now_ms() < end)
+	while (access(link, F_OK) != 0 && itest_now_ms() < end)
 		usleep(100000);
-	if (access(link, F_OK) != 0) {
-		ITEST_ASSERT_MSG(!have_rules, "udev made no %s", link);
-		mkdir("/dev/input/by-id", 0755);
-		ITEST_ASSERT_SYSCALL(symlink(node, link));
-		itest_defer(link_remove, strdup(link));
-	}
 	char real[PATH_MAX];
-	ITEST_ASSERT_MSG(realpath(link, real) != NULL, "%s: %s", link, strerror(errno));
+	ITEST_ASSERT_MSG(realpath(link, real) != NULL, "udev made no %s: %s", link, strerror(errno));
 	ITEST_ASSERT_STR_EQ(real, node);
 	free(node);
+}
+
+/* `kvmswitch doctor` with k's configuration and socket: its stdout. */
+static char *doctor(struct ksd *k)
+{
+	char sock[PATH_MAX + 32], *out;
+	snprintf(sock, sizeof(sock), "KVMSWITCH_SOCKET=%s", ksd_socket(k));
+	ksd_cli_env((const char *const[]){ sock, NULL }, &out, NULL,
+		    (const char *const[]){ "doctor", "-c", ksd_config_path(k), NULL });
+	itest_log("kvmswitch doctor:\n%s", out);
+	return out;
 }
 
 /* A second EVIOCGRAB gets EBUSY while QEMU holds the node. */
@@ -1073,7 +1040,8 @@ static void assert_grabbed_by_other(const char *node)
 }
 
 /* A domain defined with `kvmswitch libvirt-xml` output starts and its QEMU
- * holds kvmswitch's devices; the evdev target follows the domain: switching
+ * holds kvmswitch's devices (kvmswitch doctor sees both, and the missing
+ * domain before); the evdev target follows the domain: switching
  * to it is refused while it does not run, and destroying it while the
  * target is active makes the host active. */
 ITEST_TIMEOUT(usb_libvirt_xml_domain_holds_guest_devices, 600)
@@ -1082,13 +1050,16 @@ ITEST_TIMEOUT(usb_libvirt_xml_domain_holds_guest_devices, 600)
 	virConnectPtr c = lv_open();
 	if (dom_running(c, DOM_XML))
 		dom_destroy(c, DOM_XML);
-	bool have_rules = rules_install();
-	if (!have_rules)
-		itest_log("no udev/71-kvmswitch.rules: making the /dev/input/by-id/kvmswitch-* links by hand");
+	itest_udev_rules_install("71-kvmswitch.rules");
 	struct ksd *k = ksd_start(KSD_MATCH_TEST_DEVICES "[target guest]\ndomain = " DOM_XML "\n");
-	stable_link(k, "guest", "keyboard", have_rules);
-	stable_link(k, "guest", "pointer", have_rules);
+	stable_link(k, "guest", "keyboard");
+	stable_link(k, "guest", "pointer");
 	wait_domain_state(k, "guest", "not found", T);
+	/* kvmswitch doctor says the same, and what to do. */
+	char *out = doctor(k);
+	ITEST_ASSERT_STR_CONTAINS(out, "\nfail  libvirt: target guest: no domain '" DOM_XML "' on " URI "; fix: correct "
+				       "domain = in [target guest]; virsh -c " URI " list --all names them\n");
+	free(out);
 	struct lines *sub = subscribe(k);
 	char *r = ask(k, "switch guest", T);
 	ITEST_ASSERT_STR_CONTAINS(r, "error cannot switch: no domain '" DOM_XML "'");
@@ -1109,6 +1080,16 @@ ITEST_TIMEOUT(usb_libvirt_xml_domain_holds_guest_devices, 600)
 	pid_t pid = qemu_pid(DOM_XML);
 	ITEST_ASSERT_MSG(proc_has_open(pid, kn), "QEMU (pid %d) does not have %s open", (int)pid, kn);
 	ITEST_ASSERT_MSG(proc_has_open(pid, pn), "QEMU (pid %d) does not have %s open", (int)pid, pn);
+	/* doctor: which domain names the devices and through which path, and
+	 * that its QEMU holds them. */
+	out = doctor(k);
+	ITEST_ASSERT_STR_CONTAINS(out, "\nok    libvirt: domain " DOM_XML " (running) on " URI " reads guest's keyboard "
+				       "(evdev: input-linux), guest's pointer (evdev: input-linux)\n");
+	char want[256];
+	snprintf(want, sizeof(want), "\nok    guest: target guest: read by qemu-system-x86 (pid %d, input-linux)\n",
+		 (int)pid);
+	ITEST_ASSERT_STR_CONTAINS(out, want);
+	free(out);
 
 	wait_domain_state(k, "guest", "running", T);
 	ksd_switch(k, "guest");
@@ -1129,10 +1110,10 @@ ITEST_TIMEOUT(usb_follow_start_switches_once_qemu_reads_the_keyboard, 600)
 	virConnectPtr c = lv_open();
 	if (dom_running(c, DOM_XML))
 		dom_destroy(c, DOM_XML);
-	bool have_rules = rules_install();
+	itest_udev_rules_install("71-kvmswitch.rules");
 	struct ksd *k = ksd_start(KSD_MATCH_TEST_DEVICES "[target guest]\ndomain = " DOM_XML "\nfollow = both\n");
-	stable_link(k, "guest", "keyboard", have_rules);
-	stable_link(k, "guest", "pointer", have_rules);
+	stable_link(k, "guest", "keyboard");
+	stable_link(k, "guest", "pointer");
 	wait_domain_state(k, "guest", "not found", T);
 	struct lines *sub = subscribe(k);
 	char *xml = NULL;

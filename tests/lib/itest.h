@@ -67,6 +67,10 @@ __attribute__((format(printf, 1, 2))) void itest_log(const char *fmt, ...);
  * one holding tests/lib/itest.h. Fails the case if there is none. */
 const char *itest_src_dir(void);
 
+/* True inside the test VM (tests/vm/run sets KVMSWITCH_IN_VM=1): where a
+ * case may change the machine (udev rules, users, /run). */
+bool itest_in_vm(void);
+
 /* True once the running case has failed (e.g. in an itest_defer cleanup, to
  * dump logs only then). */
 bool itest_case_failed(void);
@@ -174,6 +178,12 @@ void itest_ev_assert_equal_at(const char *file, int line, const struct itest_ev 
  * NULL if the device has no such property. Fails the case if the node has no
  * udev device. */
 char *itest_udev_property(const char *devnode, const char *key);
+/* Installs the source tree's udev/NAME as /etc/udev/rules.d/NAME for the
+ * rest of the case and reloads udev's rules (removed again when the case
+ * ends). Only in the test VM: elsewhere the case is skipped. */
+void itest_udev_rules_install(const char *name);
+/* Re-runs the rules on every input device (a "change" event) and waits. */
+void itest_udev_retrigger(void);
 /* Waits until udev has announced the removal of devnode (or it is already
  * gone). Returns true on success, false on timeout. */
 bool itest_udev_wait_removed(const char *devnode, int timeout_ms);
@@ -297,6 +307,10 @@ struct tproc;
  * group, killed if the case process dies. Stopped (if still running) when the
  * case ends, and freed then. Fails the case if it cannot be started. */
 struct tproc *tproc_spawn(const char *const argv[], const char *const env_add[]);
+/* tproc_spawn, then waits for it to finish: its exit status as tproc_wait,
+ * its stdout and stderr (malloc'd) where out and err are given. Fails the
+ * case if it runs longer than timeout_ms. */
+int tproc_run(const char *const argv[], const char *const env_add[], char **out, char **err, int timeout_ms);
 /* Waits for it to exit. Returns its exit status (0..255), 128+N if killed by
  * signal N, or -1 if still running after timeout_ms. */
 int tproc_wait(struct tproc *p, int timeout_ms);

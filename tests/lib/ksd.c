@@ -186,24 +186,33 @@ char *ksd_request(struct ksd *k, const char *line)
 	return r;
 }
 
-int ksd_cli(struct ksd *k, char **out, const char *const args[])
+int ksd_cli_env(const char *const env_add[], char **out, char **err, const char *const args[])
 {
 	const char *argv[32] = { ksd_binary() };
 	size_t n = 1;
 	for (size_t i = 0; args[i] && n < 31; i++)
 		argv[n++] = args[i];
 	argv[n] = NULL;
-	char sockenv[PATH_MAX + 32];
-	snprintf(sockenv, sizeof(sockenv), "KVMSWITCH_SOCKET=%s", k->socket);
-	const char *env[] = { sockenv, NULL };
-	struct tproc *p = tproc_spawn(argv, env);
-	int status = tproc_wait(p, 20000);
+	struct tproc *p = tproc_spawn(argv, env_add);
+	int status = tproc_wait(p, 60000);
 	ITEST_ASSERT_MSG(status >= 0, "kvmswitch %s did not finish", args[0]);
 	if (out) {
 		*out = itest_read_file(tproc_stdout_path(p), NULL);
 		ITEST_ASSERT_NOT_NULL(*out);
 	}
+	if (err) {
+		*err = itest_read_file(tproc_stderr_path(p), NULL);
+		ITEST_ASSERT_NOT_NULL(*err);
+	}
 	return status;
+}
+
+int ksd_cli(struct ksd *k, char **out, const char *const args[])
+{
+	char sockenv[PATH_MAX + 32];
+	snprintf(sockenv, sizeof(sockenv), "KVMSWITCH_SOCKET=%s", k->socket);
+	const char *env[] = { sockenv, NULL };
+	return ksd_cli_env(env, out, NULL, args);
 }
 
 /* The value after "key": in a JSON text, from `from` on. */

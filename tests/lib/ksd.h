@@ -35,6 +35,10 @@ char *ksd_request(struct ksd *k, const char *line);
  * (if out) its stdout, malloc'd. */
 int ksd_cli(struct ksd *k, char **out, const char *const args[]);
 #define KSD_CLI(k_, out_, ...) ksd_cli((k_), (out_), (const char *const[]){__VA_ARGS__, NULL})
+/* Runs `kvmswitch ARGS...` with the environment plus env_add ("KEY=VALUE",
+ * NULL-terminated; may be NULL), no daemon of its own; returns its exit
+ * status, and its stdout and stderr (malloc'd) where out and err are given. */
+int ksd_cli_env(const char *const env_add[], char **out, char **err, const char *const args[]);
 
 /* The active target's name (malloc'd), from status. */
 char *ksd_active(struct ksd *k);

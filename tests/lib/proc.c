@@ -149,6 +149,23 @@ int tproc_wait(struct tproc *p, int timeout_ms)
 	return p->reaped ? p->status : -1;
 }
 
+int tproc_run(const char *const argv[], const char *const env_add[], char **out, char **err, int timeout_ms)
+{
+	struct tproc *p = tproc_spawn(argv, env_add);
+	int status = tproc_wait(p, timeout_ms);
+	if (status < 0) {
+		tproc_dump(p);
+		ITEST_FAIL("%s did not finish within %d ms", argv[0], timeout_ms);
+	}
+	if (out)
+		*out = itest_read_file(tproc_stdout_path(p), NULL);
+	if (err)
+		*err = itest_read_file(tproc_stderr_path(p), NULL);
+	if ((out && !*out) || (err && !*err))
+		ITEST_FAIL("cannot read the output of %s", argv[0]);
+	return status;
+}
+
 void tproc_kill(struct tproc *p, int sig)
 {
 	if (!p->reaped)

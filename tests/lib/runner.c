@@ -548,6 +548,12 @@ int main(int argc, char **argv)
 	return failed ? 1 : 0;
 }
 
+bool itest_in_vm(void)
+{
+	const char *v = getenv("KVMSWITCH_IN_VM");
+	return v && strcmp(v, "1") == 0;
+}
+
 const char *itest_src_dir(void)
 {
 	static char dir[PATH_MAX];

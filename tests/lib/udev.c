@@ -2,10 +2,12 @@
 #include <errno.h>
 #include <limits.h>
 #include <poll.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
+#include <unistd.h>
 
 #include "internal.h"
 #include "itest.h"
@@ -112,4 +114,49 @@ bool itest_udev_wait_removed(const char *devnode, int timeout_ms)
 	}
 	udev_monitor_unref(mon);
 	return gone;
+}
+
+#define RULES_DIR "/etc/udev/rules.d"
+
+static void udevadm_ok(const char *const argv[])
+{
+	char *err = NULL;
+	int st = tproc_run(argv, NULL, NULL, &err, 60000);
+	ITEST_ASSERT_MSG(st == 0, "udevadm %s exited with %d: %.600s", argv[1], st, err);
+	free(err);
+}
+
+static void rules_remove(void *data)
+{
+	char *path = data;
+	unlink(path);
+	tproc_run((const char *const[]){ "udevadm", "control", "--reload", NULL }, NULL, NULL, NULL, 60000);
+	free(path);
+}
+
+void itest_udev_rules_install(const char *name)
+{
+	if (!itest_in_vm())
+		itest_skip("installs udev rules into " RULES_DIR ": runs only in the test VM");
+	char from[PATH_MAX + 64], *to;
+	snprintf(from, sizeof(from), "%s/udev/%s", itest_src_dir(), name);
+	if (asprintf(&to, RULES_DIR "/%s", name) < 0)
+		ITEST_FAIL("out of memory");
+	mkdir(RULES_DIR, 0755);
+	size_t len;
+	char *text = itest_read_file(from, &len);
+	ITEST_ASSERT_MSG(text != NULL, "cannot read %s", from);
+	FILE *f = fopen(to, "we");
+	ITEST_ASSERT_MSG(f != NULL, "cannot write %s: %s", to, strerror(errno));
+	ITEST_ASSERT(fwrite(text, 1, len, f) == len);
+	ITEST_ASSERT(fclose(f) == 0);
+	free(text);
+	itest_defer(rules_remove, to);
+	udevadm_ok((const char *const[]){ "udevadm", "control", "--reload", NULL });
+}
+
+void itest_udev_retrigger(void)
+{
+	udevadm_ok((const char *const[]){ "udevadm", "trigger", "--action=change", "--subsystem-match=input",
+					  "--settle", NULL });
 }

@@ -138,3 +138,29 @@ TEST(domxml_usb_with_and_without_address)
 	CHECK(!domxml_hostdev_is_usb(&h[0], &kbd)); /* no address: not this one, nor any */
 	CHECK(domxml_hostdev_is_usb(&h[1], &any)); /* no ids: the address decides */
 }
+
+/* kvmswitch doctor: which evdev nodes a domain reads, and how. */
+TEST(domxml_parses_evdev_inputs)
+{
+	static const char xml[] =
+		"<domain type='kvm'><devices>\n"
+		"  <input type='mouse' bus='ps2'/>\n"
+		"  <input type='evdev'>\n"
+		"    <source dev='/dev/input/by-id/kvmswitch-win-keyboard' grab='all' repeat='on'/>\n"
+		"  </input>\n"
+		"  <input type='passthrough' bus='virtio'>\n"
+		"    <source evdev='/dev/input/by-id/kvmswitch-win-pointer'/>\n"
+		"    <alias name='input3'/>\n"
+		"  </input>\n"
+		"  <input type='evdev'/>\n"
+		"</devices></domain>\n";
+	struct domxml_input in[4];
+	CHECK_INT(domxml_parse_inputs(xml, in, 4), 3);
+	CHECK(!in[0].passthrough);
+	CHECK_STR(in[0].source, "/dev/input/by-id/kvmswitch-win-keyboard");
+	CHECK(in[1].passthrough);
+	CHECK_STR(in[1].source, "/dev/input/by-id/kvmswitch-win-pointer");
+	CHECK_STR(in[2].source, "");
+	CHECK_INT(domxml_parse_inputs(domain_xml, in, 4), 1);
+	CHECK_INT(domxml_parse_inputs("<domain><devices>", in, 4), -1);
+}
