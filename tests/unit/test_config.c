@@ -203,6 +203,87 @@ TEST(config_errors)
 	}
 }
 
+/* Durations: seconds, minutes or hours, at most a day (docs/libvirt.md
+ * documents return-after = 1h). */
+TEST(config_durations)
+{
+	static const struct {
+		const char *value;
+		long long ms; /* -1: refused */
+	} cases[] = {
+		{ "30", 30000 },  { "1.5", 1500 },	  { "30s", 30000 },	{ "2m", 120000 },
+		{ "1h", 3600000 }, { "1.5h", 5400000 }, { "24h", 86400000 }, { "0", 0 },
+		{ "25h", -1 },	   { "1d", -1 },	  { "h", -1 },		{ "nan", -1 },
+		{ "inf", -1 },	   { "0x10", -1 },	  { "-1", -1 },		{ "1 h", -1 },
+		{ "2mh", -1 },
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char text[128], err[CONFIG_ERR_MAX] = "";
+		snprintf(text, sizeof(text), "[target win]\nreturn-after = %s\n", cases[i].value);
+		struct config *cfg = parse(text, err, sizeof(err));
+		if (cases[i].ms < 0) {
+			if (cfg)
+				test_fail(__FILE__, __LINE__, "return-after = %s accepted (%u ms)", cases[i].value,
+					  cfg->target[1].return_after_ms);
+			else if (!strstr(err, "k.conf:2: 'return-after' must be seconds, minutes or hours"))
+				test_fail(__FILE__, __LINE__, "return-after = %s: %s", cases[i].value, err);
+		} else if (!cfg) {
+			test_fail(__FILE__, __LINE__, "return-after = %s refused: %s", cases[i].value, err);
+		} else if (cfg->target[1].return_after_ms != cases[i].ms) {
+			test_fail(__FILE__, __LINE__, "return-after = %s: %u ms, expected %lld", cases[i].value,
+				  cfg->target[1].return_after_ms, cases[i].ms);
+		}
+		config_destroy(cfg);
+		if (test_failed)
+			return;
+	}
+}
+
+/* There are no end-of-line comments: a value that fails to parse and looks
+ * like it has one says so; a hook keeps its '#' (the shell's comment). */
+TEST(config_end_of_line_comments)
+{
+	static const struct {
+		const char *text, *expect;
+	} cases[] = {
+		{ "[target g]\ntype = usb\ndomain = g\nusb = 046d:c52b          # a receiver\n",
+		  "k.conf:4: bad USB device '#' (expected VID:PID or VID:PID:SERIAL, in hex) (comments go on a line of "
+		  "their own: a '#' after a value is part of it)" },
+		{ "[target g]\nreturn-after = 30m       ; safety net\n",
+		  "k.conf:2: 'return-after' must be seconds, minutes or hours (e.g. 30, 1.5, 2m or 1h, at most a day), "
+		  "not '30m       ; safety net' (comments go on a line of their own: a '#' after a value is part of it)" },
+		{ "[target g] # the guest\n", "k.conf:1: section header without closing ']' (comments go on a line" },
+		{ "[general]\nhotkey = scrolllock # the key\n", "k.conf:2: unknown key 'scrolllock # the key' in hotkey" },
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char err[CONFIG_ERR_MAX] = "";
+		struct config *cfg = parse(cases[i].text, err, sizeof(err));
+		if (cfg) {
+			config_destroy(cfg);
+			test_fail(__FILE__, __LINE__, "case %zu accepted", i);
+			return;
+		}
+		if (strncmp(err, cases[i].expect, strlen(cases[i].expect)) != 0) {
+			test_fail(__FILE__, __LINE__, "case %zu: got '%s', expected '%s...'", i, err, cases[i].expect);
+			return;
+		}
+		if (!strstr(err, "(comments go on a line of their own")) {
+			test_fail(__FILE__, __LINE__, "case %zu: no hint in '%s'", i, err);
+			return;
+		}
+	}
+	char err[CONFIG_ERR_MAX] = "";
+	struct config *cfg = parse("[target win]\non-enter = ddcutil setvcp 60 0x0f # DisplayPort 1\n", err, sizeof(err));
+	if (!cfg)
+		test_fail(__FILE__, __LINE__, "%s", err);
+	CHECK(cfg);
+	CHECK_STR(cfg->target[1].on_enter, "ddcutil setvcp 60 0x0f # DisplayPort 1");
+	config_destroy(cfg);
+	/* An error on a line without anything comment-like gets no hint. */
+	CHECK(!parse("[target win]\nreturn-after = soon\n", err, sizeof(err)));
+	CHECK(!strstr(err, "comments"));
+}
+
 TEST(config_nul_and_long_lines)
 {
 	char err[CONFIG_ERR_MAX];
