@@ -995,6 +995,73 @@ ITEST_TIMEOUT(listener_secret_file_checks_and_reload, 240)
 	close(fd);
 }
 
+/* A file of exactly these bytes (they may hold NULs), mode 0600. */
+static char *secret_file_bytes(const char *name, const void *data, size_t len)
+{
+	char *path = itest_tmpfile(name);
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	ITEST_ASSERT_SYSCALL(fd);
+	ITEST_ASSERT_EQ_INT(write(fd, data, len), (long long)len);
+	close(fd);
+	return path;
+}
+
+/* SECRET as Windows writes it: UTF-16 (little- or big-endian) with a
+ * byte-order mark and CRLF, as PowerShell 5.1's `>` and Out-File do. */
+static char *secret_file_utf16(const char *name, bool le)
+{
+	const char *text = SECRET "\r\n";
+	size_t n = strlen(text);
+	unsigned char *b = malloc(2 + 2 * n);
+	ITEST_ASSERT_NOT_NULL(b);
+	b[0] = le ? 0xff : 0xfe;
+	b[1] = le ? 0xfe : 0xff;
+	for (size_t i = 0; i < n; i++) {
+		b[2 + 2 * i] = le ? (unsigned char)text[i] : 0;
+		b[3 + 2 * i] = le ? 0 : (unsigned char)text[i];
+	}
+	char *path = secret_file_bytes(name, b, 2 + 2 * n);
+	free(b);
+	return path;
+}
+
+/* One rule for the secret file on both ends (core/auth.h,
+ * auth_secret_decode): a UTF-8 byte-order mark and UTF-16 text with one,
+ * as Windows editors and PowerShell 5.1 write them, give the same secret
+ * as the plain file, whether the client's file or the daemon's is such. */
+ITEST_TIMEOUT(listener_secret_file_with_bom_or_utf16, 180)
+{
+	struct lsn l = lsn_start(NULL, 100, NULL);
+	char *bom = secret_file_bytes("secret-bom", "\xef\xbb\xbf" SECRET "\r\n", strlen(SECRET) + 5);
+	char *le = secret_file_utf16("secret-utf16le", true), *be = secret_file_utf16("secret-utf16be", false);
+	remote_expect(&l, bom, "switch", "guest", 0, "guest\n", NULL);
+	remote_expect(&l, le, "switch", "host", 0, "host\n", NULL);
+	remote_expect(&l, be, "switch", "guest", 0, "guest\n", NULL);
+	/* The same bytes with a BOM in the middle are another secret. */
+	char *mid = secret_file_bytes("secret-mid", "x\xef\xbb\xbf" SECRET, strlen(SECRET) + 4);
+	remote_expect(&l, mid, "switch", "host", 1, NULL, "authentication failed");
+	/* A UTF-16 file that is not whole is refused before anything is sent. */
+	char *odd = secret_file_bytes("secret-odd", "\xff\xfe" "a\0b\0c", 7);
+	remote_expect(&l, odd, "switch", "host", 2, NULL, "has an odd number of bytes");
+	assert_active(l.k, "guest");
+
+	/* The daemon's secret file in UTF-16: the plain file's secret works. */
+	char cfg[4096];
+	snprintf(cfg, sizeof(cfg), KSD_MATCH_TEST_DEVICES "[listener]\nenable = yes\naddress = %s\nsecret-file = %s\n",
+		 l.address, le);
+	write_config(l.k, cfg);
+	CLI_EXPECT(l.k, 0, "reloaded", NULL, "reload");
+	remote_expect(&l, l.secret_file, "switch", "host", 0, "host\n", NULL);
+	char *r = lsn_exchange(&l, SECRET, "switch guest");
+	ITEST_ASSERT_STR_EQ(r, "ok guest");
+	free(r);
+	free(bom);
+	free(le);
+	free(be);
+	free(mid);
+	free(odd);
+}
+
 /* Off by default: a daemon without [listener] listens on no TCP port. */
 ITEST(listener_off_by_default)
 {
