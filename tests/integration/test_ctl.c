@@ -236,7 +236,8 @@ ITEST_TIMEOUT(status_and_list_json, 180)
 	ITEST_ASSERT_STR_CONTAINS(r.out, "\"active\":\"guest\"");
 	char want[512];
 	snprintf(want, sizeof(want),
-		 "{\"name\":\"guest\",\"type\":\"evdev\",\"active\":true,\"held\":0,\"leds\":0,\"devices\":{\"keyboard\":\"%s\",\"pointer\":\"%s\"}}",
+		 "{\"name\":\"guest\",\"type\":\"evdev\",\"active\":true,\"held\":0,\"leds\":0,\"failed_writes\":0,"
+		 "\"owed_keys\":0,\"devices\":{\"keyboard\":\"%s\",\"pointer\":\"%s\"}}",
 		 gnode, pnode);
 	ITEST_ASSERT_STR_CONTAINS(r.out, want);
 	ITEST_ASSERT_STR_CONTAINS(r.out, "{\"name\":\"host\",\"type\":\"host\",\"mode\":\"native\",\"active\":false");
@@ -254,11 +255,29 @@ ITEST_TIMEOUT(status_and_list_json, 180)
 	ITEST_ASSERT_STR_CONTAINS(r.out, "active: guest\n");
 	ITEST_ASSERT_STR_CONTAINS(r.out, "\n  * guest            evdev");
 	ITEST_ASSERT_STR_CONTAINS(r.out, "\n    host             host (native)");
-	snprintf(want, sizeof(want), "  keyboard %s  pointer %s\n", gnode, pnode);
+	snprintf(want, sizeof(want), "  keyboard %s  pointer %s\n%21sleds off\n", gnode, pnode, "");
 	ITEST_ASSERT_STR_CONTAINS(r.out, want);
 	snprintf(want, sizeof(want), "    %-20s grabbed   kvmtest kbd\n", tdev_devnode(kbd));
 	ITEST_ASSERT_STR_CONTAINS(r.out, want);
 	ITEST_ASSERT_MSG(!strchr(r.out, '{'), "JSON in the human output: %.300s", r.out);
+	ITEST_ASSERT_MSG(!strstr(r.out, "failed_writes") && !strstr(r.out, "owed"), "zero counters shown: %.400s",
+			 r.out);
+	cli_free(&r);
+
+	/* The LEDs the active target's consumer set, in words (docs/troubleshooting.md, LEDs). */
+	struct itest_ev caps = { EV_LED, LED_CAPSL, 1 }, num = { EV_LED, LED_NUML, 1 };
+	treader_write_frame(gk, (struct itest_ev[]){ caps, num }, 2);
+	int64_t deadline = itest_now_ms() + T;
+	for (;;) {
+		r = CLI(k, "status");
+		if (strstr(r.out, "leds num lock, caps lock\n") || itest_now_ms() > deadline)
+			break;
+		cli_free(&r);
+		usleep(100000);
+	}
+	ITEST_ASSERT_STR_CONTAINS(r.out, "\n  * guest ");
+	snprintf(want, sizeof(want), "pointer %s\n%21sleds num lock, caps lock\n", pnode, "");
+	ITEST_ASSERT_STR_CONTAINS(r.out, want);
 	cli_free(&r);
 
 	/* list --daemon: which node is which target's device. */
@@ -1211,6 +1230,31 @@ ITEST(root_without_runtime_dir_uses_run_kvmswitch)
 	ITEST_ASSERT_NOT_NULL(out);
 	ITEST_ASSERT_STR_CONTAINS(out, "\"active\":\"host\"");
 	free(out);
+	/* Looking in another place (a session's XDG_RUNTIME_DIR) finds nothing,
+	 * and is told where the daemon is: root with KVMSWITCH_SOCKET, a user
+	 * with sudo (it cannot even see into /run/kvmswitch). */
+	char xdg[PATH_MAX + 32];
+	snprintf(xdg, sizeof(xdg), "XDG_RUNTIME_DIR=%s", itest_tmpdir());
+	ITEST_ASSERT_SYSCALL(chmod(itest_tmpdir(), 0777));
+	const struct {
+		const char *const *argv;
+		const char *hint;
+	} elsewhere[] = {
+		{ (const char *const[]){ "env", "-u", "KVMSWITCH_SOCKET", xdg, ksd_binary(), "status", NULL },
+		  "(the system unit's socket is /run/kvmswitch/kvmswitch.sock: KVMSWITCH_SOCKET=/run/kvmswitch/kvmswitch.sock kvmswitch ...)" },
+		{ (const char *const[]){ "setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "env", "-u",
+					 "KVMSWITCH_SOCKET", xdg, ksd_binary(), "status", NULL },
+		  "(the system unit's socket is /run/kvmswitch/kvmswitch.sock, root's only: sudo kvmswitch ...)" },
+	};
+	for (size_t i = 0; i < 2; i++) {
+		c = tproc_spawn(elsewhere[i].argv, NULL);
+		ITEST_ASSERT_EQ_INT(tproc_wait(c, 30000), 3);
+		char *err = itest_read_file(tproc_stderr_path(c), NULL);
+		ITEST_ASSERT_NOT_NULL(err);
+		ITEST_ASSERT_STR_CONTAINS(err, "kvmswitch: cannot reach the daemon at ");
+		ITEST_ASSERT_STR_CONTAINS(err, elsewhere[i].hint);
+		free(err);
+	}
 	ITEST_ASSERT_EQ_INT(tproc_stop(d, 10000), 0);
 	ITEST_ASSERT_MSG(access("/run/kvmswitch/kvmswitch.sock", F_OK) < 0, "socket left behind");
 	free(conf);

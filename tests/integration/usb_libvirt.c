@@ -840,6 +840,10 @@ ITEST_TIMEOUT(usb_libvirt_xml_domain_holds_guest_devices, 600)
 	stable_link(k, "guest", "keyboard", have_rules);
 	stable_link(k, "guest", "pointer", have_rules);
 	wait_domain_state(k, "guest", "not found", T);
+	char *st0 = NULL;
+	ITEST_ASSERT_EQ_INT(KSD_CLI(k, &st0, "status"), 0);
+	ITEST_ASSERT_STR_CONTAINS(st0, "; domain " DOM_XML " at " URI ": not found");
+	free(st0);
 	struct lines *sub = subscribe(k);
 	char *r = ask(k, "switch guest", T);
 	ITEST_ASSERT_STR_CONTAINS(r, "error cannot switch: no domain '" DOM_XML "'");
@@ -862,6 +866,11 @@ ITEST_TIMEOUT(usb_libvirt_xml_domain_holds_guest_devices, 600)
 	ITEST_ASSERT_MSG(proc_has_open(pid, pn), "QEMU (pid %d) does not have %s open", (int)pid, pn);
 
 	wait_domain_state(k, "guest", "running", T);
+	/* `kvmswitch status` says so in words (docs/libvirt.md). */
+	char *st = NULL;
+	ITEST_ASSERT_EQ_INT(KSD_CLI(k, &st, "status"), 0);
+	ITEST_ASSERT_STR_CONTAINS(st, "; domain " DOM_XML " at " URI ": running");
+	free(st);
 	ksd_switch(k, "guest");
 	expect_event(sub, "event switch host guest command", T);
 	dom_destroy(c, DOM_XML);
