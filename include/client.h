@@ -18,6 +18,13 @@ enum {
  * text). For subscribe, prints events until the daemon goes away. */
 int client_request(const char *socket_path, const struct proto_request *req, bool json);
 
+/* Asks the daemon at the default socket (ctl_default_path: the path goes
+ * to path) one request; *text gets the text of its "ok" reply (malloc'd).
+ * Returns 0; -1 when no daemon answers, -2 when it answered "error" (either
+ * with a message in err, which says where the system unit's socket is when
+ * that is the likely reason). */
+int client_fetch(const struct proto_request *req, char **text, char *path, size_t pathlen, char *err, size_t errlen);
+
 /* `kvmswitch remote [--secret-file F] ADDRESS COMMAND [ARG]`: argv[0] is
  * "remote". Returns the exit status. */
 int client_remote(int argc, char **argv);

@@ -16,6 +16,7 @@
 #include "core/auth.h"
 #include "ctl.h"
 #include "netauth.h"
+#include "parseonly.h"
 
 #define REPLY_TIMEOUT_MS 10000
 /* A switch to a usb target is answered once libvirt has attached the
@@ -353,6 +354,8 @@ static bool system_socket_hint(const char *path, char *buf, size_t len)
 int client_request(const char *socket_path, const struct proto_request *req, bool json)
 {
 	char path[4096], err[256], line[PROTO_LINE_MAX + 8];
+	if (parse_only())
+		return EXIT_OK;
 	if (socket_path)
 		snprintf(path, sizeof(path), "%s", socket_path);
 	else if (ctl_default_path(path, sizeof(path), err, sizeof(err)) < 0) {
@@ -419,6 +422,42 @@ int client_request(const char *socket_path, const struct proto_request *req, boo
 	}
 	free(buf);
 	close(fd);
+	return rc;
+}
+
+int client_fetch(const struct proto_request *req, char **text, char *path, size_t pathlen, char *err, size_t errlen)
+{
+	char line[PROTO_LINE_MAX + 8], hint[256];
+	*text = NULL;
+	if (ctl_default_path(path, pathlen, err, errlen) < 0)
+		return -1;
+	int fd = connect_to(path);
+	if (fd < 0) {
+		int e = errno;
+		snprintf(err, errlen, "no daemon answers at %s: %s%s", path, strerror(e),
+			 system_socket_hint(path, hint, sizeof(hint)) ? hint : "");
+		return -1;
+	}
+	int n = proto_format(req, line, sizeof(line));
+	char *buf = NULL;
+	size_t len = 0, cap = 0;
+	char *reply = n > 0 && send(fd, line, (size_t)n, MSG_NOSIGNAL) == n
+			      ? read_line(fd, &buf, &len, &cap, REPLY_TIMEOUT_MS)
+			      : NULL;
+	close(fd);
+	int rc = -1;
+	if (!reply) {
+		snprintf(err, errlen, "no reply from the daemon at %s", path);
+	} else if (strncmp(reply, "ok ", 3) == 0) {
+		*text = strdup(reply + 3);
+		rc = *text ? 0 : -1;
+		if (rc < 0)
+			snprintf(err, errlen, "out of memory");
+	} else {
+		snprintf(err, errlen, "the daemon at %s answered: %.300s", path, reply);
+		rc = -2;
+	}
+	free(buf);
 	return rc;
 }
 
@@ -526,6 +565,8 @@ int client_remote(int argc, char **argv)
 			proto_cmd_name(req.cmd));
 		return EXIT_USAGE;
 	}
+	if (parse_only())
+		return EXIT_OK;
 	if (!secret_path[0] && default_secret_path(secret_path, sizeof(secret_path)) < 0) {
 		fprintf(stderr, "kvmswitch: no secret file: use --secret-file FILE\n");
 		return EXIT_USAGE;

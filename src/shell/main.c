@@ -12,6 +12,7 @@
 #include "discover.h"
 #include "libvirt_xml_cmd.h"
 #include "log.h"
+#include "parseonly.h"
 
 static const char usage_text[] =
 	"usage: kvmswitch [--version] [--help] COMMAND [ARGS]\n"
@@ -274,6 +275,8 @@ int main(int argc, char **argv)
 			help_for(cmd, stderr);
 			return EXIT_USAGE;
 		}
+		if (parse_only())
+			return EXIT_OK;
 		log_init(a.verbose ? LOG_DEBUG : LOG_INFO);
 		struct daemon_options opt = { .config_path = a.config };
 		return daemon_run(&opt);
@@ -291,6 +294,8 @@ int main(int argc, char **argv)
 			help_for(cmd, stderr);
 			return EXIT_USAGE;
 		}
+		if (parse_only())
+			return EXIT_OK;
 		log_init(LOG_WARN);
 		return cmd[0] == 'c' ? cmd_check(&a) : cmd_list(&a);
 	}

@@ -337,6 +337,68 @@ ITEST_TIMEOUT(rules_apply_to_existing_devices, 120)
 	free(gk);
 }
 
+/* `kvmswitch libvirt-xml` names paths that work for the way kvmswitch
+ * runs (the README's quick start runs it without the udev rules): with a
+ * daemon and no rule, the daemon's event nodes, taken from the daemon's own
+ * configuration without -c, and a note on stderr saying why and what to
+ * do; with neither daemon nor rule, the links and a warning that they do
+ * not exist; with the rule, the stable links. */
+ITEST_TIMEOUT(libvirt_xml_paths_work_as_kvmswitch_runs, 180)
+{
+	if (!in_vm())
+		itest_skip("installs udev rules into " RULES_DIR ": runs only in the test VM");
+	ITEST_ASSERT_MSG(access(RULES_DIR "/" RULES_NAME, F_OK) != 0, "a rule was left installed");
+	/* A target only this daemon's file has: the default lookup would not
+	 * find it. */
+	struct ksd *k = ksd_start(KSD_MATCH_TEST_DEVICES "[target vmx]\n");
+	char *kn = ksd_vdev_node(k, "vmx", "keyboard"), *pn = ksd_vdev_node(k, "vmx", "pointer");
+	const char *link = "/dev/input/by-id/kvmswitch-vmx-keyboard";
+	ITEST_ASSERT_MSG(access(link, F_OK) != 0, "%s exists without the rule", link);
+	char sock[PATH_MAX + 32], want[PATH_MAX + 128];
+	snprintf(sock, sizeof(sock), "KVMSWITCH_SOCKET=%s", ksd_socket(k));
+	const char *const with_daemon[] = { sock, NULL };
+	const char *const no_daemon[] = { "KVMSWITCH_SOCKET=/nonexistent/kvmswitch.sock", NULL };
+	const char *const argv[] = { ksd_binary(), "libvirt-xml", "vmx", NULL };
+	const char *const argv_c[] = { ksd_binary(), "libvirt-xml", "-c", ksd_config_path(k), "vmx", NULL };
+	char *out, *err;
+
+	ITEST_ASSERT_EQ_INT(run(argv, with_daemon, &out, &err, 30000), 0);
+	snprintf(want, sizeof(want), "<source dev='%s' grab='all' repeat='on' grabToggle='ctrl-ctrl'/>", kn);
+	ITEST_ASSERT_STR_CONTAINS(out, want);
+	snprintf(want, sizeof(want), "<source dev='%s'/>", pn);
+	ITEST_ASSERT_STR_CONTAINS(out, want);
+	ITEST_ASSERT_STR_CONTAINS(err, "kvmswitch: note: /dev/input/by-id/kvmswitch-vmx-keyboard does not exist "
+				       "(kvmswitch's udev rule is not installed or not loaded), so these elements name "
+				       "the event nodes that the running kvmswitch");
+	ITEST_ASSERT_STR_CONTAINS(err, "For the stable links: install kvmswitch's udev rules");
+	free(out);
+	free(err);
+
+	ITEST_ASSERT_EQ_INT(run(argv_c, no_daemon, &out, &err, 30000), 0);
+	ITEST_ASSERT_STR_CONTAINS(out, "<source dev='/dev/input/by-id/kvmswitch-vmx-keyboard' grab='all'");
+	ITEST_ASSERT_STR_CONTAINS(err, "kvmswitch: warning: these elements name /dev/input/by-id/kvmswitch-vmx-keyboard "
+				       "and -pointer, which exist only with kvmswitch's udev rules, and they are not "
+				       "installed");
+	free(out);
+	free(err);
+
+	rules_install(RULES_NAME);
+	udev_retrigger();
+	int64_t end = itest_now_ms() + T;
+	while (access(link, F_OK) != 0 && itest_now_ms() < end)
+		usleep(100000);
+	ITEST_ASSERT_MSG(access(link, F_OK) == 0, "udev made no %s", link);
+	ITEST_ASSERT_EQ_INT(run(argv, with_daemon, &out, &err, 30000), 0);
+	ITEST_ASSERT_STR_CONTAINS(out, "<source dev='/dev/input/by-id/kvmswitch-vmx-keyboard' grab='all' repeat='on' "
+				       "grabToggle='ctrl-ctrl'/>");
+	ITEST_ASSERT_STR_CONTAINS(out, "<source dev='/dev/input/by-id/kvmswitch-vmx-pointer'/>");
+	ITEST_ASSERT_STR_EQ(err, "");
+	free(out);
+	free(err);
+	free(kn);
+	free(pn);
+}
+
 /* The opt-in seat rule tags /dev/uinput and the keyboards for logind's
  * uaccess (the ACL itself needs a logind session, which the VM has not). */
 ITEST_TIMEOUT(optin_uaccess_rule_tags_devices, 120)

@@ -879,3 +879,48 @@ ITEST_TIMEOUT(usb_libvirt_xml_domain_holds_guest_devices, 600)
 	free(kn);
 	free(pn);
 }
+
+static void destroy_xml_domain(void *conn)
+{
+	virDomainPtr d = virDomainLookupByName(conn, DOM_XML);
+	if (d) {
+		virDomainDestroy(d);
+		virDomainFree(d);
+	}
+}
+
+/* The README's quick start: kvmswitch run from the build tree, without its
+ * udev rules, and `kvmswitch libvirt-xml` pasted into a domain. The links
+ * do not exist, so libvirt-xml names the running daemon's event nodes
+ * (using its configuration, no -c), and the domain starts with them: its
+ * QEMU holds kvmswitch's devices. (With the links it failed: "unable to
+ * stat: /dev/input/by-id/kvmswitch-...".) */
+ITEST_TIMEOUT(usb_libvirt_xml_without_udev_rules_starts_a_domain, 600)
+{
+	need_usb_vm();
+	virConnectPtr c = lv_open();
+	if (dom_running(c, DOM_XML))
+		dom_destroy(c, DOM_XML);
+	ITEST_ASSERT_MSG(access("/run/udev/rules.d/71-kvmswitch.rules", F_OK) != 0 &&
+				 access("/etc/udev/rules.d/71-kvmswitch.rules", F_OK) != 0,
+			 "kvmswitch's udev rule is installed in the VM");
+	struct ksd *k = ksd_start(KSD_MATCH_TEST_DEVICES "[target raw]\ndomain = " DOM_XML "\n");
+	char *kn = ksd_vdev_node(k, "raw", "keyboard"), *pn = ksd_vdev_node(k, "raw", "pointer");
+	ITEST_ASSERT(access("/dev/input/by-id/kvmswitch-raw-keyboard", F_OK) != 0);
+	char *xml = NULL;
+	ITEST_ASSERT_EQ_INT(KSD_CLI(k, &xml, "libvirt-xml", "raw"), 0);
+	char want[PATH_MAX + 64];
+	snprintf(want, sizeof(want), "<source dev='%s' grab='all' repeat='on' grabToggle='ctrl-ctrl'/>", kn);
+	ITEST_ASSERT_STR_CONTAINS(xml, want);
+	dom_start(c, DOM_XML, xml);
+	free(xml);
+	itest_defer(destroy_xml_domain, c);
+	assert_grabbed_by_other(kn);
+	assert_grabbed_by_other(pn);
+	pid_t pid = qemu_pid(DOM_XML);
+	ITEST_ASSERT_MSG(proc_has_open(pid, kn), "QEMU (pid %d) does not have %s open", (int)pid, kn);
+	ITEST_ASSERT_MSG(proc_has_open(pid, pn), "QEMU (pid %d) does not have %s open", (int)pid, pn);
+	wait_domain_state(k, "raw", "running", T);
+	free(kn);
+	free(pn);
+}
