@@ -528,6 +528,7 @@ static const struct {
 	{ "/usr/share/doc/kvmswitch/quickstart.md", 0644 },
 	{ "/usr/share/doc/kvmswitch/troubleshooting.md", 0644 },
 	{ "/usr/share/doc/kvmswitch/permissions.md", 0644 },
+	{ "/usr/share/doc/kvmswitch/kvmswitch.conf.example", 0644 },
 };
 
 ITEST_TIMEOUT(staged_install_has_every_file_and_uninstall_removes_them, 300)
@@ -577,6 +578,113 @@ ITEST_TIMEOUT(staged_install_has_every_file_and_uninstall_removes_them, 300)
 		snprintf(path, sizeof(path), "%s%s", dest, installed[i].path);
 		ITEST_ASSERT_MSG(access(path, F_OK) != 0, "make uninstall left %s", installed[i].path);
 	}
+	free(dest);
+}
+
+/* Runs make in the source tree with these arguments (and -s); returns its
+ * status, stdout and stderr. */
+static int make_run(const char *const args[], char **out, char **err)
+{
+	const char *argv[32] = { "make", "-s", "-C", itest_src_dir() };
+	size_t n = 4;
+	for (size_t i = 0; args[i] && n < 31; i++)
+		argv[n++] = args[i];
+	argv[n] = NULL;
+	return run(argv, NULL, out, err, 120000);
+}
+
+/* What make uninstall cannot remove, because make install did not put it
+ * there, it names, with the command that does: an opt-in rule copied to
+ * /etc/udev/rules.d keeps granting input access, an enabled unit, a drop-in,
+ * /etc/kvmswitch. A clean uninstall says nothing of the kind. */
+ITEST_TIMEOUT(uninstall_names_what_it_leaves, 300)
+{
+	char *dest = stage_install();
+	char bflag[PATH_MAX + 8], dflag[PATH_MAX + 16], path[PATH_MAX + 128];
+	snprintf(bflag, sizeof(bflag), "B=%s", build_dir());
+	snprintf(dflag, sizeof(dflag), "DESTDIR=%s", dest);
+	const char *const uninstall[] = { bflag, dflag, "PREFIX=/usr", "UDEVDIR=/usr/lib/udev", "uninstall", NULL };
+	char *out, *err;
+	ITEST_ASSERT_EQ_INT(make_run(uninstall, &out, &err), 0);
+	ITEST_ASSERT_MSG(!strstr(out, "left") && !strstr(err, "left"), "a clean uninstall names leftovers: %s%s", out,
+			 err);
+	free(out);
+	free(err);
+
+	make_stage(dest, "install");
+	const char *const dirs[] = { "/etc/udev/rules.d", "/etc/kvmswitch", "/etc/systemd/system/multi-user.target.wants",
+				     "/etc/systemd/system/kvmswitch.service.d" };
+	for (size_t i = 0; i < 4; i++) {
+		snprintf(path, sizeof(path), "mkdir -p '%s%s'", dest, dirs[i]);
+		ITEST_ASSERT_EQ_INT(system(path), 0);
+	}
+	snprintf(path, sizeof(path), "%s/etc/udev/rules.d/70-kvmswitch-uaccess.rules", dest);
+	FILE *f = fopen(path, "w");
+	ITEST_ASSERT_NOT_NULL(f);
+	fclose(f);
+	snprintf(path, sizeof(path), "%s/etc/systemd/system/multi-user.target.wants/kvmswitch.service", dest);
+	ITEST_ASSERT_SYSCALL(symlink("/usr/lib/systemd/system/kvmswitch.service", path));
+	ITEST_ASSERT_EQ_INT(make_run(uninstall, &out, &err), 0);
+	static const char *const said[] = {
+		"/etc/udev/rules.d/70-kvmswitch-uaccess.rules, a rule copied there by hand, which keeps giving access to "
+		"input devices: sudo rm ",
+		"/etc/systemd/system/multi-user.target.wants/kvmswitch.service: the system unit is still enabled: sudo "
+		"systemctl disable --now kvmswitch.service",
+		"/etc/systemd/system/kvmswitch.service.d: drop-ins made with systemctl edit",
+		"/etc/kvmswitch: your configuration (and any listener secret)",
+	};
+	for (size_t i = 0; i < 4; i++) {
+		char want[512];
+		snprintf(want, sizeof(want), "make uninstall: left %s%s", dest, said[i]);
+		ITEST_ASSERT_STR_CONTAINS(out, want);
+	}
+	/* It removed its own files all the same. */
+	snprintf(path, sizeof(path), "%s/usr/bin/kvmswitch", dest);
+	ITEST_ASSERT(access(path, F_OK) != 0);
+	free(out);
+	free(err);
+	free(dest);
+}
+
+/* A plain make needs no scdoc: it builds the program, says the man pages
+ * were left out, and make install installs the rest. A missing library is
+ * named with its package. */
+ITEST_TIMEOUT(make_says_what_is_missing, 300)
+{
+	char *b = itest_tmpfile("b"), *dest = itest_tmpfile("stage");
+	char bflag[PATH_MAX + 8], dflag[PATH_MAX + 16], bin[PATH_MAX + 16], path[PATH_MAX + 64];
+	snprintf(bflag, sizeof(bflag), "B=%s", b);
+	snprintf(dflag, sizeof(dflag), "DESTDIR=%s", dest);
+	snprintf(bin, sizeof(bin), "%s/kvmswitch", b);
+	ITEST_ASSERT_SYSCALL(mkdir(b, 0755));
+	snprintf(path, sizeof(path), "%s/kvmswitch", build_dir());
+	copy_file(path, bin);
+	char *out, *err;
+	const char *const all[] = { bflag, "-o", bin, "SCDOC=/nonexistent/scdoc", "all", NULL };
+	ITEST_ASSERT_EQ_INT(make_run(all, &out, &err), 0);
+	ITEST_ASSERT_STR_CONTAINS(err, "make: /nonexistent/scdoc not found: the man pages are not built. Install scdoc");
+	free(out);
+	free(err);
+	const char *const install[] = { bflag, dflag, "-o", bin, "SCDOC=/nonexistent/scdoc", "PREFIX=/usr",
+					"UDEVDIR=/usr/lib/udev", "install", NULL };
+	ITEST_ASSERT_EQ_INT(make_run(install, &out, &err), 0);
+	ITEST_ASSERT_STR_CONTAINS(err, "make install: no man pages in");
+	snprintf(path, sizeof(path), "%s/usr/bin/kvmswitch", dest);
+	ITEST_ASSERT(access(path, F_OK) == 0);
+	snprintf(path, sizeof(path), "%s/usr/share/doc/kvmswitch/kvmswitch.conf.example", dest);
+	ITEST_ASSERT(access(path, F_OK) == 0);
+	snprintf(path, sizeof(path), "%s/usr/share/man/man1/kvmswitch.1", dest);
+	ITEST_ASSERT(access(path, F_OK) != 0);
+	free(out);
+	free(err);
+
+	const char *const pkgs[] = { bflag, "PKG_CONFIG_LIBDIR=/nonexistent", "pkgs-daemon", NULL };
+	ITEST_ASSERT_NE_INT(make_run(pkgs, &out, &err), 0);
+	ITEST_ASSERT_STR_CONTAINS(err, "make: pkg-config package libevdev not found: install its development package "
+				       "(Debian, Ubuntu: libevdev-dev; README.md names Fedora's and Arch's");
+	free(out);
+	free(err);
+	free(b);
 	free(dest);
 }
 
