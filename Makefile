@@ -280,6 +280,23 @@ $(B)/bench/kvmbench: $(B)/tests/bench/bench.o $(TLIB_SRC:%.c=$(B)/%.o)
 bench: $(B)/kvmswitch $(B)/bench/kvmbench
 	@KVMSWITCH_BUILD=$(B) tests/bench/run
 
+# A Debian package (debian/): dpkg-buildpackage in a copy of the tree under
+# $(B)/deb, so nothing is written outside the build directory. Gives
+# $(B)/deb/kvmswitch_$(VERSION)_ARCH.deb; tests/deb-check runs lintian on it
+# and installs and removes it in the test VM.
+DEB_DIR = $(B)/deb
+deb:
+	@command -v dpkg-buildpackage >/dev/null && command -v dh >/dev/null || { echo "make: dpkg-buildpackage \
+	or dh not found: install dpkg-dev and debhelper (sudo make setup)" >&2; exit 1; }
+	@v=$$(dpkg-parsechangelog -l debian/changelog -S Version); [ "$$v" = "$(VERSION)" ] || { echo "make deb: \
+	debian/changelog is at version $$v, the Makefile at $(VERSION): add a changelog entry" >&2; exit 1; }
+	rm -rf $(DEB_DIR)
+	mkdir -p $(DEB_DIR)/kvmswitch-$(VERSION)
+	tar -c --exclude='./build*' --exclude=./.git --exclude='./debian/kvmswitch' --exclude='./debian/.debhelper' . | \
+		tar -x -C $(DEB_DIR)/kvmswitch-$(VERSION)
+	cd $(DEB_DIR)/kvmswitch-$(VERSION) && dpkg-buildpackage -us -uc -b
+	@ls $(DEB_DIR)/kvmswitch_$(VERSION)_*.deb
+
 deps:
 	tests/deps.sh
 
