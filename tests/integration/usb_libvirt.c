@@ -823,6 +823,17 @@ static void assert_grabbed_by_other(const char *node)
 			 rc == 0 ? "it worked" : strerror(e));
 }
 
+/* The QEMU of domain DOM_XML has the keyboard and pointer nodes open and
+ * grabbed. */
+static void assert_domain_holds(const char *kn, const char *pn)
+{
+	assert_grabbed_by_other(kn);
+	assert_grabbed_by_other(pn);
+	pid_t pid = qemu_pid(DOM_XML);
+	ITEST_ASSERT_MSG(proc_has_open(pid, kn), "QEMU (pid %d) does not have %s open", (int)pid, kn);
+	ITEST_ASSERT_MSG(proc_has_open(pid, pn), "QEMU (pid %d) does not have %s open", (int)pid, pn);
+}
+
 /* A domain defined with `kvmswitch libvirt-xml` output starts and its QEMU
  * holds kvmswitch's devices; the evdev target follows the domain: switching
  * to it is refused while it does not run, and destroying it while the
@@ -859,11 +870,7 @@ ITEST_TIMEOUT(usb_libvirt_xml_domain_holds_guest_devices, 600)
 	free(xml);
 
 	char *kn = ksd_vdev_node(k, "guest", "keyboard"), *pn = ksd_vdev_node(k, "guest", "pointer");
-	assert_grabbed_by_other(kn);
-	assert_grabbed_by_other(pn);
-	pid_t pid = qemu_pid(DOM_XML);
-	ITEST_ASSERT_MSG(proc_has_open(pid, kn), "QEMU (pid %d) does not have %s open", (int)pid, kn);
-	ITEST_ASSERT_MSG(proc_has_open(pid, pn), "QEMU (pid %d) does not have %s open", (int)pid, pn);
+	assert_domain_holds(kn, pn);
 
 	wait_domain_state(k, "guest", "running", T);
 	/* `kvmswitch status` says so in words (docs/libvirt.md). */
@@ -915,11 +922,7 @@ ITEST_TIMEOUT(usb_libvirt_xml_without_udev_rules_starts_a_domain, 600)
 	dom_start(c, DOM_XML, xml);
 	free(xml);
 	itest_defer(destroy_xml_domain, c);
-	assert_grabbed_by_other(kn);
-	assert_grabbed_by_other(pn);
-	pid_t pid = qemu_pid(DOM_XML);
-	ITEST_ASSERT_MSG(proc_has_open(pid, kn), "QEMU (pid %d) does not have %s open", (int)pid, kn);
-	ITEST_ASSERT_MSG(proc_has_open(pid, pn), "QEMU (pid %d) does not have %s open", (int)pid, pn);
+	assert_domain_holds(kn, pn);
 	wait_domain_state(k, "raw", "running", T);
 	free(kn);
 	free(pn);
