@@ -309,4 +309,4 @@ clean:
 
 .PHONY: pkgs-daemon pkgs-tests bench all tests check man no-man install uninstall core-check asan deps setup format clean \
 	fuzz fuzz-build fuzz-check deb
--include $(shell find $(B) -name '*.d' 2>/dev/null)
+-include $(shell find $(B) -path $(DEB_DIR) -prune -o -name '*.d' -type f -print 2>/dev/null)
