@@ -44,6 +44,12 @@ XML_LIBS      := $(shell pkg-config --libs libxml-2.0 2>/dev/null)
 JSON_LIBS     := $(shell pkg-config --libs json-c 2>/dev/null)
 LDFLAGS  += -pie -Wl,-z,relro,-z,now -Wl,--as-needed
 
+# The man pages need scdoc; without it `make` and `make install` do the rest
+# and say so (`make man` and `make tests` still need it).
+SCDOC    ?= scdoc
+HAVE_SCDOC := $(shell command -v $(SCDOC) 2>/dev/null)
+MAN_OR_NOTE = $(if $(HAVE_SCDOC),man,no-man)
+
 # The pure core: no I/O, no library headers beyond libc and <linux/input.h>.
 CORE_SRC  = $(wildcard src/core/*.c)
 # The I/O shell around it.
@@ -56,7 +62,7 @@ TLIB_SRC  = $(wildcard tests/lib/*.c)
 ITEST_SRC = $(wildcard tests/integration/*.c)
 ITESTS    = $(ITEST_SRC:tests/integration/%.c=$(B)/tests/%)
 
-all: $(B)/kvmswitch man
+all: $(B)/kvmswitch $(MAN_OR_NOTE)
 
 $(B)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -78,7 +84,8 @@ $(B)/kvmswitch: $(CORE_OBJ) $(SHELL_OBJ)
 # pkg-config drops every flag of a list when one package of it is missing,
 # and the build then fails on some header: say which package is missing.
 check_pkgs = @for p in $(1); do pkg-config --exists "$${p%%:*}" || { echo "make: pkg-config package \
-	$${p%%:*} not found: install $${p\#*:} (sudo make setup)" >&2; exit 1; }; done
+	$${p%%:*} not found: install its development package (Debian, Ubuntu: $${p\#*:}; README.md names \
+	Fedora's and Arch's; sudo make setup installs every one on Debian)" >&2; exit 1; }; done
 pkgs-daemon:
 	$(call check_pkgs,$(DAEMON_PKGS))
 pkgs-tests:
@@ -132,15 +139,25 @@ OPTIN_RULES = udev/70-kvmswitch-uaccess.rules udev/72-kvmswitch-group.rules
 
 man: $(MANS)
 
+no-man:
+	@echo "make: $(SCDOC) not found: the man pages are not built. Install scdoc (package scdoc on Debian, \
+	Ubuntu, Fedora and Arch) and run make again; make install installs everything else." >&2
+
 $(B)/man/%: docs/%.scd
 	@mkdir -p $(dir $@)
-	scdoc < $< > $@.tmp && mv $@.tmp $@
+	$(SCDOC) < $< > $@.tmp && mv $@.tmp $@
 
 # The units name $(BINDIR), so they are made as they are installed.
-install: $(B)/kvmswitch man
+install: $(B)/kvmswitch $(MAN_OR_NOTE)
 	install -Dm755 $(B)/kvmswitch $(DESTDIR)$(BINDIR)/kvmswitch
-	install -Dm644 $(B)/man/kvmswitch.1 $(DESTDIR)$(MANDIR)/man1/kvmswitch.1
-	install -Dm644 $(B)/man/kvmswitch.conf.5 $(DESTDIR)$(MANDIR)/man5/kvmswitch.conf.5
+	@if [ -f $(B)/man/kvmswitch.1 ] && [ -f $(B)/man/kvmswitch.conf.5 ]; then \
+		echo install -Dm644 $(B)/man/kvmswitch.1 $(DESTDIR)$(MANDIR)/man1/kvmswitch.1; \
+		install -Dm644 $(B)/man/kvmswitch.1 $(DESTDIR)$(MANDIR)/man1/kvmswitch.1 && \
+		echo install -Dm644 $(B)/man/kvmswitch.conf.5 $(DESTDIR)$(MANDIR)/man5/kvmswitch.conf.5 && \
+		install -Dm644 $(B)/man/kvmswitch.conf.5 $(DESTDIR)$(MANDIR)/man5/kvmswitch.conf.5; \
+	else \
+		echo "make install: no man pages in $(B)/man ($(SCDOC) not found): they are not installed" >&2; \
+	fi
 	install -Dm644 udev/71-kvmswitch.rules $(DESTDIR)$(UDEVDIR)/rules.d/71-kvmswitch.rules
 	install -d $(DESTDIR)$(SYSTEMDUSERDIR) $(DESTDIR)$(SYSTEMDSYSTEMDIR)
 	sed 's|@BINDIR@|$(BINDIR)|g' systemd/user/kvmswitch.service.in > $(DESTDIR)$(SYSTEMDUSERDIR)/kvmswitch.service
@@ -148,7 +165,7 @@ install: $(B)/kvmswitch man
 	chmod 644 $(DESTDIR)$(SYSTEMDUSERDIR)/kvmswitch.service $(DESTDIR)$(SYSTEMDSYSTEMDIR)/kvmswitch.service
 	install -d $(DESTDIR)$(DATADIR)/kvmswitch/udev $(DESTDIR)$(DOCDIR)
 	install -m644 $(OPTIN_RULES) $(DESTDIR)$(DATADIR)/kvmswitch/udev/
-	install -m644 $(wildcard docs/*.md) $(DESTDIR)$(DOCDIR)/
+	install -m644 $(wildcard docs/*.md) docs/kvmswitch.conf.example $(DESTDIR)$(DOCDIR)/
 	install -Dm755 docs/switch-back/kvmswitch-ssh-switch $(DESTDIR)$(DOCDIR)/switch-back/kvmswitch-ssh-switch
 	install -m644 docs/switch-back/kvmswitch-remote.ps1 docs/switch-back/kvmswitch.ahk $(DESTDIR)$(DOCDIR)/switch-back/
 	install -Dm644 completions/kvmswitch.bash $(DESTDIR)$(BASHCOMPDIR)/kvmswitch
@@ -156,6 +173,9 @@ install: $(B)/kvmswitch man
 	install -Dm644 completions/kvmswitch.fish $(DESTDIR)$(FISHCOMPDIR)/kvmswitch.fish
 	@echo 'Installed. To apply the udev rules now: udevadm control --reload && udevadm trigger --subsystem-match=input'
 
+# Removes what install installed, then names what it leaves because install
+# did not put it there: rules copied to /etc (they keep granting access to
+# the input devices), units still enabled, drop-ins, /etc/kvmswitch.
 uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/kvmswitch
 	rm -f $(DESTDIR)$(MANDIR)/man1/kvmswitch.1 $(DESTDIR)$(MANDIR)/man5/kvmswitch.conf.5
@@ -163,6 +183,29 @@ uninstall:
 	rm -f $(DESTDIR)$(SYSTEMDUSERDIR)/kvmswitch.service $(DESTDIR)$(SYSTEMDSYSTEMDIR)/kvmswitch.service
 	rm -rf $(DESTDIR)$(DATADIR)/kvmswitch $(DESTDIR)$(DOCDIR)
 	rm -f $(DESTDIR)$(BASHCOMPDIR)/kvmswitch $(DESTDIR)$(ZSHCOMPDIR)/_kvmswitch $(DESTDIR)$(FISHCOMPDIR)/kvmswitch.fish
+	@etc=$(DESTDIR)$(SYSCONFDIR); \
+	for f in $$etc/udev/rules.d/70-kvmswitch-uaccess.rules $$etc/udev/rules.d/72-kvmswitch-group.rules \
+		 $$etc/udev/rules.d/71-kvmswitch.rules; do \
+		[ -e "$$f" ] && echo "make uninstall: left $$f, a rule copied there by hand, which keeps giving \
+	access to input devices: sudo rm $$f && sudo udevadm control --reload"; \
+	done; \
+	for f in $$etc/systemd/system/*.wants/kvmswitch.service; do \
+		[ -L "$$f" ] && echo "make uninstall: left $$f: the system unit is still enabled: sudo systemctl \
+	disable --now kvmswitch.service"; \
+	done; \
+	homes=$$(for u in "$${SUDO_USER:-}" "$$(id -un)"; do [ -n "$$u" ] && getent passwd "$$u" | cut -d: -f6; done); \
+	for f in $$etc/systemd/user/*.wants/kvmswitch.service \
+		 $$(for h in $$homes; do echo $(DESTDIR)$$h/.config/systemd/user/*.wants/kvmswitch.service; done); do \
+		[ -L "$$f" ] && echo "make uninstall: left $$f: the user unit is still enabled: systemctl --user \
+	disable --now kvmswitch.service (as that user; for $$etc/systemd/user: sudo systemctl --global disable \
+	kvmswitch.service)"; \
+	done; \
+	for d in $$etc/systemd/system/kvmswitch.service.d $$etc/systemd/user/kvmswitch.service.d; do \
+		[ -d "$$d" ] && echo "make uninstall: left $$d: drop-ins made with systemctl edit: sudo rm -r $$d"; \
+	done; \
+	[ -d "$$etc/kvmswitch" ] && echo "make uninstall: left $$etc/kvmswitch: your configuration (and any \
+	listener secret); remove it yourself when you no longer want it: sudo rm -r $$etc/kvmswitch"; \
+	true
 
 # Fails if a core file includes an I/O or library header.
 core-check:
@@ -253,6 +296,23 @@ $(B)/bench/kvmbench: $(B)/tests/bench/bench.o $(TLIB_SRC:%.c=$(B)/%.o)
 bench: $(B)/kvmswitch $(B)/bench/kvmbench
 	@KVMSWITCH_BUILD=$(B) tests/bench/run
 
+# A Debian package (debian/): dpkg-buildpackage in a copy of the tree under
+# $(B)/deb, so nothing is written outside the build directory. Gives
+# $(B)/deb/kvmswitch_$(VERSION)_ARCH.deb; tests/deb-check runs lintian on it
+# and installs and removes it in the test VM.
+DEB_DIR = $(B)/deb
+deb:
+	@command -v dpkg-buildpackage >/dev/null && command -v dh >/dev/null || { echo "make: dpkg-buildpackage \
+	or dh not found: install dpkg-dev and debhelper (sudo make setup)" >&2; exit 1; }
+	@v=$$(dpkg-parsechangelog -l debian/changelog -S Version); [ "$$v" = "$(VERSION)" ] || { echo "make deb: \
+	debian/changelog is at version $$v, the Makefile at $(VERSION): add a changelog entry" >&2; exit 1; }
+	rm -rf $(DEB_DIR)
+	mkdir -p $(DEB_DIR)/kvmswitch-$(VERSION)
+	tar -c --exclude='./build*' --exclude=./.git --exclude='./debian/kvmswitch' --exclude='./debian/.debhelper' . | \
+		tar -x -C $(DEB_DIR)/kvmswitch-$(VERSION)
+	cd $(DEB_DIR)/kvmswitch-$(VERSION) && dpkg-buildpackage -us -uc -b
+	@ls $(DEB_DIR)/kvmswitch_$(VERSION)_*.deb
+
 deps:
 	tests/deps.sh
 
@@ -263,5 +323,6 @@ format:
 clean:
 	rm -rf $(B) build-asan
 
-.PHONY: pkgs-daemon pkgs-tests bench all tests check man install uninstall core-check asan deps setup format clean fuzz fuzz-build fuzz-check
--include $(shell find $(B) -name '*.d' 2>/dev/null)
+.PHONY: pkgs-daemon pkgs-tests bench all tests check man no-man install uninstall core-check asan deps setup format clean \
+	fuzz fuzz-build fuzz-check deb
+-include $(shell find $(B) -path $(DEB_DIR) -prune -o -name '*.d' -type f -print 2>/dev/null)

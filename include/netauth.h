@@ -16,7 +16,8 @@
 int netauth_init(void);
 
 /* Reads a secret file: a regular file owned by us (or root), with no
- * group/other permissions, not empty (core/auth.h: auth_secret_length).
+ * group/other permissions, whose contents give a secret by the one rule of
+ * core/auth.h (auth_secret_decode: byte-order marks, UTF-16, trailing blanks).
  * *secret is allocated with sodium_malloc; free it with netauth_secret_free. */
 int netauth_read_secret(const char *path, unsigned char **secret, size_t *len, char *err, size_t errlen);
 void netauth_secret_free(unsigned char *secret, size_t len);

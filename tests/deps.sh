@@ -26,6 +26,10 @@ packages=(
 	libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients
 	# make bench (tests/bench/run): the peers, syscall counting, the plot
 	interception-tools python3-evdev linux-perf strace gnuplot-nox
+	# tests/docs-check (the docs against the program)
+	python3
+	# make deb and tests/deb-check (dpkg-buildpackage, lintian)
+	debhelper lintian
 	# man pages (scdoc) and test_system: man --warnings, libinput list-devices,
 	# systemd-analyze verify and a systemd user manager in the test VM
 	scdoc man-db libinput-tools systemd

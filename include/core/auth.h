@@ -52,9 +52,20 @@ int auth_response_format(const uint8_t mac[AUTH_MAC_BYTES], const char *cmd, cha
 /* The commands the network may send: switch NAME, toggle, next, prev. */
 bool auth_command_allowed(enum proto_cmd cmd);
 
-/* The secret from a secret file's contents: trailing spaces, tabs, CRs and
- * LFs are not part of it. Returns its length, or -1 with a message (empty,
- * shorter than AUTH_SECRET_MIN or longer than AUTH_SECRET_MAX bytes). */
-long auth_secret_length(const char *data, size_t len, char *err, size_t errlen);
+/* The secret from a secret file's bytes. One rule for every client and the
+ * listener (kvmswitch-remote.ps1 follows it too; docs/protocol.md):
+ *  - a UTF-8 byte-order mark (EF BB BF) at the start is not part of it;
+ *  - a UTF-16 byte-order mark (FF FE little-endian, FE FF big-endian) makes
+ *    the file UTF-16 text, as Windows PowerShell 5.1's `>` and Out-File write
+ *    it: it is decoded, and the secret is its UTF-8 encoding (UTF-32 is
+ *    refused);
+ *  - trailing spaces, tabs, CRs and LFs are not part of it;
+ *  - without a byte-order mark, the other bytes are the secret as they are.
+ * The secret must be 16 to 4096 bytes. Writes it to out (AUTH_SECRET_MAX
+ * bytes) and returns its length, or -1 with a message. */
+long auth_secret_decode(const uint8_t *data, size_t len, uint8_t *out, char *err, size_t errlen);
+/* The largest secret file worth reading: a 4096-byte secret as UTF-16 with
+ * a byte-order mark, and some line ends. */
+#define AUTH_SECRET_FILE_MAX (2 * AUTH_SECRET_MAX + 256)
 
 #endif

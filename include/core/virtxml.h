@@ -53,8 +53,10 @@ const char *virtxml_grab_toggle(const struct config *cfg, int target);
  * type: LIBVIRT_INPUT_EVDEV prints <input type='evdev'> (QEMU input-linux:
  * grab='all' repeat='on' grabToggle=...) on the keyboard; PASSTHROUGH
  * prints <input type='passthrough' bus='virtio'> (virtio-input-host).
- * Returns the length, or -1 if buf is too small. */
+ * nodes[kind] names the device to use (an event node), or NULL (or nodes
+ * NULL) for its stable link (virtxml_link_path). Returns the length, or -1
+ * if buf is too small. */
 int virtxml_inputs(char *buf, size_t len, const struct config *cfg, int target,
-		   enum libvirt_input type);
+		   enum libvirt_input type, const char *const nodes[VK_COUNT]);
 
 #endif

@@ -103,23 +103,98 @@ bool auth_command_allowed(enum proto_cmd cmd)
 	return cmd == PROTO_SWITCH || cmd == PROTO_TOGGLE || cmd == PROTO_NEXT || cmd == PROTO_PREV;
 }
 
-long auth_secret_length(const char *data, size_t len, char *err, size_t errlen)
+static bool is_trailing_blank(unsigned c)
 {
-	while (len && (data[len - 1] == '\n' || data[len - 1] == '\r' || data[len - 1] == ' ' ||
-		       data[len - 1] == '\t'))
-		len--;
-	if (len == 0) {
+	return c == '\n' || c == '\r' || c == ' ' || c == '\t';
+}
+
+/* Appends code point c as UTF-8; false if it does not fit. */
+static bool put_utf8(uint8_t *out, size_t *n, size_t max, uint32_t c)
+{
+	uint8_t b[4];
+	size_t k;
+	if (c < 0x80) {
+		b[0] = (uint8_t)c;
+		k = 1;
+	} else if (c < 0x800) {
+		b[0] = (uint8_t)(0xc0 | c >> 6);
+		b[1] = (uint8_t)(0x80 | (c & 0x3f));
+		k = 2;
+	} else if (c < 0x10000) {
+		b[0] = (uint8_t)(0xe0 | c >> 12);
+		b[1] = (uint8_t)(0x80 | (c >> 6 & 0x3f));
+		b[2] = (uint8_t)(0x80 | (c & 0x3f));
+		k = 3;
+	} else {
+		b[0] = (uint8_t)(0xf0 | c >> 18);
+		b[1] = (uint8_t)(0x80 | (c >> 12 & 0x3f));
+		b[2] = (uint8_t)(0x80 | (c >> 6 & 0x3f));
+		b[3] = (uint8_t)(0x80 | (c & 0x3f));
+		k = 4;
+	}
+	if (*n + k > max)
+		return false;
+	memcpy(out + *n, b, k);
+	*n += k;
+	return true;
+}
+
+long auth_secret_decode(const uint8_t *data, size_t len, uint8_t *out, char *err, size_t errlen)
+{
+	size_t n = 0;
+	bool utf16 = len >= 2 && ((data[0] == 0xff && data[1] == 0xfe) || (data[0] == 0xfe && data[1] == 0xff));
+	if (len >= 4 && data[0] == 0xff && data[1] == 0xfe && data[2] == 0 && data[3] == 0) {
+		snprintf(err, errlen, "it is UTF-32 text; save it as UTF-8 or UTF-16");
+		return -1;
+	}
+	if (utf16) {
+		bool le = data[0] == 0xff;
+		if (len % 2) {
+			snprintf(err, errlen, "it starts with a UTF-16 byte-order mark but has an odd number of bytes");
+			return -1;
+		}
+		size_t units = len / 2 - 1;
+		const uint8_t *u = data + 2;
+#define UNIT(i) ((unsigned)(le ? u[2 * (i)] | u[2 * (i) + 1] << 8 : u[2 * (i)] << 8 | u[2 * (i) + 1]))
+		while (units && is_trailing_blank(UNIT(units - 1)))
+			units--;
+		for (size_t i = 0; i < units; i++) {
+			uint32_t c = UNIT(i);
+			if (c >= 0xd800 && c < 0xdc00 && i + 1 < units && UNIT(i + 1) >= 0xdc00 && UNIT(i + 1) < 0xe000) {
+				c = 0x10000 + ((c - 0xd800) << 10) + (UNIT(i + 1) - 0xdc00);
+				i++;
+			} else if (c >= 0xd800 && c < 0xe000) {
+				snprintf(err, errlen, "it is not valid UTF-16 (an unpaired surrogate)");
+				return -1;
+			}
+			if (!put_utf8(out, &n, AUTH_SECRET_MAX, c)) {
+				snprintf(err, errlen, "it is longer than %d bytes", AUTH_SECRET_MAX);
+				return -1;
+			}
+		}
+#undef UNIT
+	} else {
+		if (len >= 3 && data[0] == 0xef && data[1] == 0xbb && data[2] == 0xbf) {
+			data += 3;
+			len -= 3;
+		}
+		while (len && is_trailing_blank(data[len - 1]))
+			len--;
+		if (len > AUTH_SECRET_MAX) {
+			snprintf(err, errlen, "it is longer than %d bytes", AUTH_SECRET_MAX);
+			return -1;
+		}
+		memcpy(out, data, len);
+		n = len;
+	}
+	if (n == 0) {
 		snprintf(err, errlen, "it is empty");
 		return -1;
 	}
-	if (len < AUTH_SECRET_MIN) {
+	if (n < AUTH_SECRET_MIN) {
 		snprintf(err, errlen, "it is shorter than %d bytes (make one with: head -c 32 /dev/urandom | base64)",
 			 AUTH_SECRET_MIN);
 		return -1;
 	}
-	if (len > AUTH_SECRET_MAX) {
-		snprintf(err, errlen, "it is longer than %d bytes", AUTH_SECRET_MAX);
-		return -1;
-	}
-	return (long)len;
+	return (long)n;
 }

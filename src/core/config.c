@@ -150,18 +150,23 @@ static int parse_bool(const char *v, bool *out)
 	return 0;
 }
 
-/* "30", "30s", "1.5", "2m": milliseconds, at most a day. */
+/* "30", "30s", "1.5", "2m", "1h": milliseconds, at most a day. */
 static int parse_duration_ms(const char *v, uint32_t *out)
 {
+	/* Digits and a decimal point only: strtod alone would take "nan",
+	 * "inf", "0x10" and leading blanks. */
+	size_t digits = strspn(v, "0123456789.");
 	char *end;
 	errno = 0;
 	double d = strtod(v, &end);
-	if (end == v || errno || d < 0)
+	if (digits == 0 || end != v + digits || errno || d < 0)
 		return -1;
 	if (*end == 's' && end[1] == '\0')
 		;
 	else if (*end == 'm' && end[1] == '\0')
 		d *= 60;
+	else if (*end == 'h' && end[1] == '\0')
+		d *= 3600;
 	else if (*end != '\0')
 		return -1;
 	if (d > 86400)
@@ -594,7 +599,7 @@ static int handle_key(struct parser *p, const char *key, char *val)
 		case K_RETURN_AFTER:
 			if (parse_duration_ms(val, &t->return_after_ms) < 0)
 				return fail(p, p->line,
-					    "'return-after' must be seconds (e.g. 30, 1.5 or 2m, at most a day), not '%s'",
+					    "'return-after' must be seconds, minutes or hours (e.g. 30, 1.5, 2m or 1h, at most a day), not '%s'",
 					    val);
 			return 0;
 		case K_FOLLOW:
@@ -817,6 +822,23 @@ static int finish(struct parser *p, int (*target_lines)[K_COUNT])
 	return 0;
 }
 
+/* A '#' or ';' after a blank: what an end-of-line comment looks like in
+ * other INI dialects. kvmswitch.conf has none (a hook's shell command may
+ * hold a '#'), so a line like that which fails to parse is told why. */
+static bool looks_commented(const char *s)
+{
+	for (const char *c = s + 1; *c; c++)
+		if ((*c == '#' || *c == ';') && (c[-1] == ' ' || c[-1] == '\t'))
+			return true;
+	return false;
+}
+
+static void hint_eol_comment(struct parser *p)
+{
+	size_t n = strlen(p->err);
+	snprintf(p->err + n, p->errlen - n, " (comments go on a line of their own: a '#' after a value is part of it)");
+}
+
 struct config *config_parse(const char *text, size_t len, const char *path, char *err, size_t errlen)
 {
 	struct parser p = { .path = path, .err = err, .errlen = errlen };
@@ -847,6 +869,7 @@ struct config *config_parse(const char *text, size_t len, const char *path, char
 		if (*s == '\0' || *s == '#' || *s == ';')
 			continue;
 		int rc;
+		bool comment_like = looks_commented(s);
 		if (*s == '[') {
 			/* Save the once-key lines of the target we are leaving. */
 			if (p.sec == SEC_TARGET)
@@ -867,8 +890,11 @@ struct config *config_parse(const char *text, size_t len, const char *path, char
 			}
 			rc = handle_key(&p, key, val);
 		}
-		if (rc < 0)
+		if (rc < 0) {
+			if (comment_like)
+				hint_eol_comment(&p);
 			goto fail;
+		}
 	}
 	if (p.sec == SEC_TARGET)
 		memcpy(target_lines[p.target - p.cfg->target], p.seen, sizeof(p.seen));
@@ -974,8 +1000,12 @@ int config_resolve_keys(struct config *cfg, const struct keyname_resolver *res, 
 						     cfg->target[i].name };
 	}
 	for (size_t i = 0; i < n; i++) {
-		if (all[i].text->text && hotkey_parse(all[i].chord, all[i].text->text, res, msg, sizeof(msg)) < 0)
-			return fail(&p, all[i].text->line, "%s", msg);
+		if (all[i].text->text && hotkey_parse(all[i].chord, all[i].text->text, res, msg, sizeof(msg)) < 0) {
+			fail(&p, all[i].text->line, "%s", msg);
+			if (looks_commented(all[i].text->text))
+				hint_eol_comment(&p);
+			return -1;
+		}
 	}
 	for (size_t i = 0; i < n; i++)
 		for (size_t j = i + 1; j < n; j++)

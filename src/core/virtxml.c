@@ -151,13 +151,18 @@ const char *virtxml_grab_toggle(const struct config *cfg, int target)
 	return NULL;
 }
 
-int virtxml_inputs(char *buf, size_t len, const struct config *cfg, int target, enum libvirt_input type)
+int virtxml_inputs(char *buf, size_t len, const struct config *cfg, int target, enum libvirt_input type,
+		   const char *const nodes[VK_COUNT])
 {
 	struct out o = { buf, len, 0, false };
 	const char *name = cfg->target[target].name;
 	char path[VK_COUNT][256];
-	for (int k = 0; k < VK_COUNT; k++)
-		virtxml_link_path(name, (enum vkind)k, path[k], sizeof(path[k]));
+	for (int k = 0; k < VK_COUNT; k++) {
+		if (nodes && nodes[k])
+			snprintf(path[k], sizeof(path[k]), "%s", nodes[k]);
+		else
+			virtxml_link_path(name, (enum vkind)k, path[k], sizeof(path[k]));
+	}
 	if (type == LIBVIRT_INPUT_PASSTHROUGH) {
 		put(&o, "<!-- kvmswitch target '");
 		put_escaped(&o, name);

@@ -9,12 +9,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
 #include "core/auth.h"
 #include "ctl.h"
 #include "netauth.h"
+#include "parseonly.h"
 
 #define REPLY_TIMEOUT_MS 10000
 /* A switch to a usb target is answered once libvirt has attached the
@@ -158,6 +160,50 @@ static const char *input_state(struct json_object *in)
 	return bool_of(in, "pending", false) ? "pending" : bool_of(in, "grabbed", false) ? "grabbed" : "released";
 }
 
+/* "num lock, caps lock" for an LED bit mask (bit N: LED code N), or "off". */
+static const char *leds_text(int64_t leds, char *buf, size_t len)
+{
+	static const char *const names[] = { "num lock", "caps lock", "scroll lock", "compose", "kana" };
+	size_t off = 0;
+	buf[0] = '\0';
+	for (int i = 0; i < 16 && off < len; i++) {
+		if (!(leds & (1 << i)))
+			continue;
+		int n = i < 5 ? snprintf(buf + off, len - off, "%s%s", off ? ", " : "", names[i])
+			      : snprintf(buf + off, len - off, "%sled %d", off ? ", " : "", i);
+		off += n > 0 ? (size_t)n : 0;
+	}
+	if (!off)
+		snprintf(buf, len, "off");
+	return buf;
+}
+
+/* The second line of a target: its LEDs, its domain's state, and what is
+ * worth knowing only when it is not zero. */
+static void print_target_details(struct json_object *t)
+{
+	char leds[96];
+	printf("%21sleds %s", "", leds_text(int_of(t, "leds", 0), leds, sizeof(leds)));
+	struct json_object *d = member(t, "domain", json_type_object);
+	if (d) {
+		printf("; domain %s at %s: %s", str_of(d, "name", "?"), str_of(d, "uri", "?"), str_of(d, "state", "?"));
+		const char *why = str_of(d, "reason", NULL);
+		if (why)
+			printf(" (%s)", why);
+		int64_t attached = int_of(d, "attached", -1);
+		if (attached >= 0)
+			printf(", %" PRId64 " USB/PCI device%s attached", attached, attached == 1 ? "" : "s");
+	}
+	int64_t held = int_of(t, "held", 0), failed = int_of(t, "failed_writes", 0), owed = int_of(t, "owed_keys", 0);
+	if (held)
+		printf("; held %" PRId64, held);
+	if (failed)
+		printf("; failed writes %" PRId64, failed);
+	if (owed)
+		printf("; keys owed %" PRId64, owed);
+	putchar('\n');
+}
+
 static void print_status(struct json_object *st)
 {
 	static const char *const top_known[] = { "version", "pid", "config", "active", "released", "locked",
@@ -175,25 +221,20 @@ static void print_status(struct json_object *st)
 		const char *mode = str_of(t, "mode", NULL);
 		char kind[48];
 		snprintf(kind, sizeof(kind), "%s%s%s%s", type, mode ? " (" : "", mode ? mode : "", mode ? ")" : "");
-		printf("  %c %-16s %-16s", bool_of(t, "active", false) ? '*' : ' ', str_of(t, "name", "?"), kind);
 		struct json_object *devs = member(t, "devices", json_type_object);
-		if (devs) {
+		bool any = devs && json_object_object_length(devs) > 0;
+		printf("  %c %-16s %-*s", bool_of(t, "active", false) ? '*' : ' ', str_of(t, "name", "?"), any ? 16 : 0,
+		       kind);
+		if (any) {
 			json_object_object_foreach(devs, dkind, dnode)
 			{
 				bool named = json_object_is_type(dnode, json_type_string);
 				printf("  %s %s", dkind, named ? json_object_get_string(dnode) : "?");
 			}
 		}
-		int64_t held = int_of(t, "held", 0);
-		if (held)
-			printf("  held %" PRId64, held);
-		/* Shown when there is something to say: writes that failed, and
-		 * keys the target still lacks (sent again until it takes them). */
-		int64_t failed = int_of(t, "failed_writes", 0), owed = int_of(t, "owed_keys", 0);
-		if (failed || owed)
-			printf("  failed writes %" PRId64 ", owed keys %" PRId64, failed, owed);
 		print_extras(t, target_known);
 		putchar('\n');
+		print_target_details(t);
 	}
 	struct json_object *in = member(st, "inputs", json_type_array);
 	size_t n_in = in ? json_object_array_length(in) : 0;
@@ -330,6 +371,22 @@ static void print_monitor_event(const char *text)
 
 /* ---- the control socket ---- */
 
+/* When `path` is not the system unit's socket but that one exists (its
+ * directory is root's only, so a user sees EACCES, not ENOENT): where the
+ * daemon probably is, and how to reach it. */
+static bool system_socket_hint(const char *path, char *buf, size_t len)
+{
+	struct stat st;
+	if (!strcmp(path, CTL_ROOT_PATH) || (stat(CTL_ROOT_PATH, &st) < 0 && errno != EACCES))
+		return false;
+	if (geteuid() == 0)
+		snprintf(buf, len, " (the system unit's socket is " CTL_ROOT_PATH ": KVMSWITCH_SOCKET=" CTL_ROOT_PATH
+				   " kvmswitch ...)");
+	else
+		snprintf(buf, len, " (the system unit's socket is " CTL_ROOT_PATH ", root's only: sudo kvmswitch ...)");
+	return true;
+}
+
 /* One request on its way: the connection and what has been read of it. */
 struct exchange {
 	char path[4096];
@@ -358,9 +415,11 @@ static char *exchange_start(struct exchange *ex, const char *socket_path, const 
 	ex->fd = connect_to(ex->path);
 	if (ex->fd < 0) {
 		int e = errno;
+		char hint[256];
 		snprintf(err, errlen, "cannot reach the daemon at %s: %s%s", ex->path, strerror(e),
+			 system_socket_hint(ex->path, hint, sizeof(hint)) ? hint :
 			 e == ENOENT || e == ECONNREFUSED ? " (is `kvmswitch run` running?)" :
-			 e == EACCES ? " (the control socket belongs to another user)" : "");
+			 e == EACCES ? " (the control socket belongs to another user: sudo kvmswitch ...)" : "");
 		errno = e;
 		return NULL;
 	}
@@ -406,6 +465,8 @@ static const char *reply_text(const char *reply, const char *word)
 
 int client_request(const char *socket_path, const struct proto_request *req, bool json)
 {
+	if (parse_only())
+		return EXIT_OK;
 	char err[4400];
 	struct exchange ex;
 	int rc;
@@ -500,6 +561,7 @@ int client_targets(const char *socket_path, struct buf *names)
 	free(text);
 	return rc;
 }
+
 
 /* ---- kvmswitch remote ---- */
 
@@ -605,6 +667,8 @@ int client_remote(int argc, char **argv)
 			proto_cmd_name(req.cmd));
 		return EXIT_USAGE;
 	}
+	if (parse_only())
+		return EXIT_OK;
 	if (!secret_path[0] && default_secret_path(secret_path, sizeof(secret_path)) < 0) {
 		fprintf(stderr, "kvmswitch: no secret file: use --secret-file FILE\n");
 		return EXIT_USAGE;

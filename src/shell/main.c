@@ -14,6 +14,7 @@
 #include "doctor.h"
 #include "libvirt_xml_cmd.h"
 #include "log.h"
+#include "parseonly.h"
 #include "preflight.h"
 
 static const char usage_text[] =
@@ -368,6 +369,8 @@ int main(int argc, char **argv)
 			help_for(cmd, stderr);
 			return EXIT_USAGE;
 		}
+		if (parse_only())
+			return EXIT_OK;
 		log_init(a.verbose ? LOG_DEBUG : LOG_INFO);
 		struct daemon_options opt = { .config_path = a.config };
 		return daemon_run(&opt);
@@ -385,6 +388,8 @@ int main(int argc, char **argv)
 			help_for(cmd, stderr);
 			return EXIT_USAGE;
 		}
+		if (parse_only())
+			return EXIT_OK;
 		log_init(LOG_WARN);
 		return cmd_keys(&a);
 	}
@@ -398,6 +403,8 @@ int main(int argc, char **argv)
 			help_for(cmd, stderr);
 			return EXIT_USAGE;
 		}
+		if (parse_only())
+			return EXIT_OK;
 		log_init(LOG_WARN);
 		return !strcmp(cmd, "check")	? cmd_check(&a)
 		       : !strcmp(cmd, "list")	? cmd_list(&a)
@@ -409,6 +416,8 @@ int main(int argc, char **argv)
 			help_for(cmd, stderr);
 			return EXIT_USAGE;
 		}
+		if (parse_only())
+			return EXIT_OK;
 		log_init(LOG_ERROR);
 		return doctor_run(a.config, a.json);
 	}

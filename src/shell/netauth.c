@@ -60,12 +60,13 @@ int netauth_read_secret(const char *path, unsigned char **secret, size_t *len, c
 		close(fd);
 		return -1;
 	}
-	size_t cap = AUTH_SECRET_MAX + 256, n = 0;
-	unsigned char *buf = sodium_malloc(cap);
-	if (!buf) {
+	/* Both buffers are libsodium's guarded, zeroed-on-free memory: the
+	 * file's bytes are the secret too. */
+	size_t cap = AUTH_SECRET_FILE_MAX + 1, n = 0;
+	unsigned char *buf = sodium_malloc(cap), *key = sodium_malloc(AUTH_SECRET_MAX);
+	if (!buf || !key) {
 		snprintf(err, errlen, "cannot read the secret file %s: out of memory", path);
-		close(fd);
-		return -1;
+		goto bad;
 	}
 	for (;;) {
 		ssize_t r = read(fd, buf + n, cap - n);
@@ -84,19 +85,22 @@ int netauth_read_secret(const char *path, unsigned char **secret, size_t *len, c
 			goto bad;
 		}
 	}
-	close(fd);
-	long sl = auth_secret_length((const char *)buf, n, why, sizeof(why));
+	long sl = auth_secret_decode(buf, n, key, why, sizeof(why));
 	if (sl < 0) {
 		snprintf(err, errlen, "the secret file %s is not usable: %s", path, why);
-		sodium_free(buf);
-		return -1;
+		goto bad;
 	}
-	*secret = buf;
+	close(fd);
+	sodium_free(buf);
+	*secret = key;
 	*len = (size_t)sl;
 	return 0;
 bad:
 	close(fd);
-	sodium_free(buf);
+	if (buf)
+		sodium_free(buf);
+	if (key)
+		sodium_free(key);
 	return -1;
 }
 

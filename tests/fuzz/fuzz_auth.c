@@ -1,10 +1,12 @@
 /* libFuzzer harness for what the network listener parses from strangers
  * (core/auth.h): the response line "MAC COMMAND" and the command in it, the
  * way listener.c takes them, plus the client's check of a challenge line and
- * the secret file's trimming. Checked besides memory safety: a response that
+ * the secret file's decoding. Checked besides memory safety: a response that
  * parses has its command inside the line; a command that passes is one the
  * network may send; a formatted response parses back to the same MAC and
- * command; a secret's length lies within the file. */
+ * command; a secret lies within its bounds, and without a byte-order mark
+ * is a prefix of the file. */
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -47,8 +49,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		}
 	}
 	auth_challenge_check(line, size, err, sizeof(err));
-	long n = auth_secret_length(line, size, err, sizeof(err));
-	if (n > (long)size || (n >= 0 && (n < AUTH_SECRET_MIN || n > AUTH_SECRET_MAX)))
+	/* The secret file's rule: a secret within its bounds; without a
+	 * byte-order mark, a prefix of the file. */
+	uint8_t secret[AUTH_SECRET_MAX];
+	long n = auth_secret_decode(data, size, secret, err, sizeof(err));
+	bool bom = (size >= 2 && data[0] == 0xff && data[1] == 0xfe) || (size >= 2 && data[0] == 0xfe && data[1] == 0xff) ||
+		   (size >= 3 && data[0] == 0xef && data[1] == 0xbb && data[2] == 0xbf);
+	if (n >= 0 && (n < AUTH_SECRET_MIN || n > AUTH_SECRET_MAX))
+		abort();
+	if (n >= 0 && !bom && (n > (long)size || memcmp(secret, data, (size_t)n) != 0))
 		abort();
 	char *msg = NULL;
 	size_t msg_len = 0;

@@ -236,7 +236,8 @@ ITEST_TIMEOUT(status_and_list_json, 180)
 	ITEST_ASSERT_STR_CONTAINS(r.out, "\"active\":\"guest\"");
 	char want[512];
 	snprintf(want, sizeof(want),
-		 "{\"name\":\"guest\",\"type\":\"evdev\",\"active\":true,\"held\":0,\"leds\":0,\"failed_writes\":0,\"owed_keys\":0,\"devices\":{\"keyboard\":\"%s\",\"pointer\":\"%s\"}}",
+		 "{\"name\":\"guest\",\"type\":\"evdev\",\"active\":true,\"held\":0,\"leds\":0,\"failed_writes\":0,"
+		 "\"owed_keys\":0,\"devices\":{\"keyboard\":\"%s\",\"pointer\":\"%s\"}}",
 		 gnode, pnode);
 	ITEST_ASSERT_STR_CONTAINS(r.out, want);
 	ITEST_ASSERT_STR_CONTAINS(r.out, "{\"name\":\"host\",\"type\":\"host\",\"mode\":\"native\",\"active\":false");
@@ -254,11 +255,29 @@ ITEST_TIMEOUT(status_and_list_json, 180)
 	ITEST_ASSERT_STR_CONTAINS(r.out, "active: guest\n");
 	ITEST_ASSERT_STR_CONTAINS(r.out, "\n  * guest            evdev");
 	ITEST_ASSERT_STR_CONTAINS(r.out, "\n    host             host (native)");
-	snprintf(want, sizeof(want), "  keyboard %s  pointer %s\n", gnode, pnode);
+	snprintf(want, sizeof(want), "  keyboard %s  pointer %s\n%21sleds off\n", gnode, pnode, "");
 	ITEST_ASSERT_STR_CONTAINS(r.out, want);
 	snprintf(want, sizeof(want), "    %-20s grabbed   kvmtest kbd\n", tdev_devnode(kbd));
 	ITEST_ASSERT_STR_CONTAINS(r.out, want);
 	ITEST_ASSERT_MSG(!strchr(r.out, '{'), "JSON in the human output: %.300s", r.out);
+	ITEST_ASSERT_MSG(!strstr(r.out, "failed_writes") && !strstr(r.out, "owed"), "zero counters shown: %.400s",
+			 r.out);
+	cli_free(&r);
+
+	/* The LEDs the active target's consumer set, in words (docs/troubleshooting.md, LEDs). */
+	struct itest_ev caps = { EV_LED, LED_CAPSL, 1 }, num = { EV_LED, LED_NUML, 1 };
+	treader_write_frame(gk, (struct itest_ev[]){ caps, num }, 2);
+	int64_t deadline = itest_now_ms() + T;
+	for (;;) {
+		r = CLI(k, "status");
+		if (strstr(r.out, "leds num lock, caps lock\n") || itest_now_ms() > deadline)
+			break;
+		cli_free(&r);
+		usleep(100000);
+	}
+	ITEST_ASSERT_STR_CONTAINS(r.out, "\n  * guest ");
+	snprintf(want, sizeof(want), "pointer %s\n%21sleds num lock, caps lock\n", pnode, "");
+	ITEST_ASSERT_STR_CONTAINS(r.out, want);
 	cli_free(&r);
 
 	/* list --daemon: which node is which target's device. */
@@ -998,6 +1017,73 @@ ITEST_TIMEOUT(listener_secret_file_checks_and_reload, 240)
 	close(fd);
 }
 
+/* A file of exactly these bytes (they may hold NULs), mode 0600. */
+static char *secret_file_bytes(const char *name, const void *data, size_t len)
+{
+	char *path = itest_tmpfile(name);
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	ITEST_ASSERT_SYSCALL(fd);
+	ITEST_ASSERT_EQ_INT(write(fd, data, len), (long long)len);
+	close(fd);
+	return path;
+}
+
+/* SECRET as Windows writes it: UTF-16 (little- or big-endian) with a
+ * byte-order mark and CRLF, as PowerShell 5.1's `>` and Out-File do. */
+static char *secret_file_utf16(const char *name, bool le)
+{
+	const char *text = SECRET "\r\n";
+	size_t n = strlen(text);
+	unsigned char *b = malloc(2 + 2 * n);
+	ITEST_ASSERT_NOT_NULL(b);
+	b[0] = le ? 0xff : 0xfe;
+	b[1] = le ? 0xfe : 0xff;
+	for (size_t i = 0; i < n; i++) {
+		b[2 + 2 * i] = le ? (unsigned char)text[i] : 0;
+		b[3 + 2 * i] = le ? 0 : (unsigned char)text[i];
+	}
+	char *path = secret_file_bytes(name, b, 2 + 2 * n);
+	free(b);
+	return path;
+}
+
+/* One rule for the secret file on both ends (core/auth.h,
+ * auth_secret_decode): a UTF-8 byte-order mark and UTF-16 text with one,
+ * as Windows editors and PowerShell 5.1 write them, give the same secret
+ * as the plain file, whether the client's file or the daemon's is such. */
+ITEST_TIMEOUT(listener_secret_file_with_bom_or_utf16, 180)
+{
+	struct lsn l = lsn_start(NULL, 100, NULL);
+	char *bom = secret_file_bytes("secret-bom", "\xef\xbb\xbf" SECRET "\r\n", strlen(SECRET) + 5);
+	char *le = secret_file_utf16("secret-utf16le", true), *be = secret_file_utf16("secret-utf16be", false);
+	remote_expect(&l, bom, "switch", "guest", 0, "guest\n", NULL);
+	remote_expect(&l, le, "switch", "host", 0, "host\n", NULL);
+	remote_expect(&l, be, "switch", "guest", 0, "guest\n", NULL);
+	/* The same bytes with a BOM in the middle are another secret. */
+	char *mid = secret_file_bytes("secret-mid", "x\xef\xbb\xbf" SECRET, strlen(SECRET) + 4);
+	remote_expect(&l, mid, "switch", "host", 1, NULL, "authentication failed");
+	/* A UTF-16 file that is not whole is refused before anything is sent. */
+	char *odd = secret_file_bytes("secret-odd", "\xff\xfe" "a\0b\0c", 7);
+	remote_expect(&l, odd, "switch", "host", 2, NULL, "has an odd number of bytes");
+	assert_active(l.k, "guest");
+
+	/* The daemon's secret file in UTF-16: the plain file's secret works. */
+	char cfg[4096];
+	snprintf(cfg, sizeof(cfg), KSD_MATCH_TEST_DEVICES "[listener]\nenable = yes\naddress = %s\nsecret-file = %s\n",
+		 l.address, le);
+	write_config(l.k, cfg);
+	CLI_EXPECT(l.k, 0, "reloaded", NULL, "reload");
+	remote_expect(&l, l.secret_file, "switch", "host", 0, "host\n", NULL);
+	char *r = lsn_exchange(&l, SECRET, "switch guest");
+	ITEST_ASSERT_STR_EQ(r, "ok guest");
+	free(r);
+	free(bom);
+	free(le);
+	free(be);
+	free(mid);
+	free(odd);
+}
+
 /* Off by default: a daemon without [listener] listens on no TCP port. */
 ITEST(listener_off_by_default)
 {
@@ -1147,6 +1233,31 @@ ITEST(root_without_runtime_dir_uses_run_kvmswitch)
 	ITEST_ASSERT_NOT_NULL(out);
 	ITEST_ASSERT_STR_CONTAINS(out, "\"active\":\"host\"");
 	free(out);
+	/* Looking in another place (a session's XDG_RUNTIME_DIR) finds nothing,
+	 * and is told where the daemon is: root with KVMSWITCH_SOCKET, a user
+	 * with sudo (it cannot even see into /run/kvmswitch). */
+	char xdg[PATH_MAX + 32];
+	snprintf(xdg, sizeof(xdg), "XDG_RUNTIME_DIR=%s", itest_tmpdir());
+	ITEST_ASSERT_SYSCALL(chmod(itest_tmpdir(), 0777));
+	const struct {
+		const char *const *argv;
+		const char *hint;
+	} elsewhere[] = {
+		{ (const char *const[]){ "env", "-u", "KVMSWITCH_SOCKET", xdg, ksd_binary(), "status", NULL },
+		  "(the system unit's socket is /run/kvmswitch/kvmswitch.sock: KVMSWITCH_SOCKET=/run/kvmswitch/kvmswitch.sock kvmswitch ...)" },
+		{ (const char *const[]){ "setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "env", "-u",
+					 "KVMSWITCH_SOCKET", xdg, ksd_binary(), "status", NULL },
+		  "(the system unit's socket is /run/kvmswitch/kvmswitch.sock, root's only: sudo kvmswitch ...)" },
+	};
+	for (size_t i = 0; i < 2; i++) {
+		c = tproc_spawn(elsewhere[i].argv, NULL);
+		ITEST_ASSERT_EQ_INT(tproc_wait(c, 30000), 3);
+		char *err = itest_read_file(tproc_stderr_path(c), NULL);
+		ITEST_ASSERT_NOT_NULL(err);
+		ITEST_ASSERT_STR_CONTAINS(err, "kvmswitch: cannot reach the daemon at ");
+		ITEST_ASSERT_STR_CONTAINS(err, elsewhere[i].hint);
+		free(err);
+	}
 	ITEST_ASSERT_EQ_INT(tproc_stop(d, 10000), 0);
 	ITEST_ASSERT_MSG(access("/run/kvmswitch/kvmswitch.sock", F_OK) < 0, "socket left behind");
 	free(conf);

@@ -263,6 +263,68 @@ ITEST_TIMEOUT(rules_apply_to_existing_devices, 120)
 	free(gk);
 }
 
+/* `kvmswitch libvirt-xml` names paths that work for the way kvmswitch
+ * runs (the README's quick start runs it without the udev rules): with a
+ * daemon and no rule, the daemon's event nodes, taken from the daemon's own
+ * configuration without -c, and a note on stderr saying why and what to
+ * do; with neither daemon nor rule, the links and a warning that they do
+ * not exist; with the rule, the stable links. */
+ITEST_TIMEOUT(libvirt_xml_paths_work_as_kvmswitch_runs, 180)
+{
+	if (!itest_in_vm())
+		itest_skip("installs udev rules into " RULES_DIR ": runs only in the test VM");
+	ITEST_ASSERT_MSG(access(RULES_DIR "/" RULES_NAME, F_OK) != 0, "a rule was left installed");
+	/* A target only this daemon's file has: the default lookup would not
+	 * find it. */
+	struct ksd *k = ksd_start(KSD_MATCH_TEST_DEVICES "[target vmx]\n");
+	char *kn = ksd_vdev_node(k, "vmx", "keyboard"), *pn = ksd_vdev_node(k, "vmx", "pointer");
+	const char *link = "/dev/input/by-id/kvmswitch-vmx-keyboard";
+	ITEST_ASSERT_MSG(access(link, F_OK) != 0, "%s exists without the rule", link);
+	char sock[PATH_MAX + 32], want[PATH_MAX + 128];
+	snprintf(sock, sizeof(sock), "KVMSWITCH_SOCKET=%s", ksd_socket(k));
+	const char *const with_daemon[] = { sock, NULL };
+	const char *const no_daemon[] = { "KVMSWITCH_SOCKET=/nonexistent/kvmswitch.sock", NULL };
+	const char *const argv[] = { ksd_binary(), "libvirt-xml", "vmx", NULL };
+	const char *const argv_c[] = { ksd_binary(), "libvirt-xml", "-c", ksd_config_path(k), "vmx", NULL };
+	char *out, *err;
+
+	ITEST_ASSERT_EQ_INT(tproc_run(argv, with_daemon, &out, &err, 30000), 0);
+	snprintf(want, sizeof(want), "<source dev='%s' grab='all' repeat='on' grabToggle='ctrl-ctrl'/>", kn);
+	ITEST_ASSERT_STR_CONTAINS(out, want);
+	snprintf(want, sizeof(want), "<source dev='%s'/>", pn);
+	ITEST_ASSERT_STR_CONTAINS(out, want);
+	ITEST_ASSERT_STR_CONTAINS(err, "kvmswitch: note: /dev/input/by-id/kvmswitch-vmx-keyboard does not exist "
+				       "(kvmswitch's udev rule is not installed or not loaded), so these elements name "
+				       "the event nodes that the running kvmswitch");
+	ITEST_ASSERT_STR_CONTAINS(err, "For the stable links: install kvmswitch's udev rules");
+	free(out);
+	free(err);
+
+	ITEST_ASSERT_EQ_INT(tproc_run(argv_c, no_daemon, &out, &err, 30000), 0);
+	ITEST_ASSERT_STR_CONTAINS(out, "<source dev='/dev/input/by-id/kvmswitch-vmx-keyboard' grab='all'");
+	ITEST_ASSERT_STR_CONTAINS(err, "kvmswitch: warning: these elements name /dev/input/by-id/kvmswitch-vmx-keyboard "
+				       "and -pointer, which exist only with kvmswitch's udev rules, and they are not "
+				       "installed");
+	free(out);
+	free(err);
+
+	itest_udev_rules_install(RULES_NAME);
+	itest_udev_retrigger();
+	int64_t end = itest_now_ms() + T;
+	while (access(link, F_OK) != 0 && itest_now_ms() < end)
+		usleep(100000);
+	ITEST_ASSERT_MSG(access(link, F_OK) == 0, "udev made no %s", link);
+	ITEST_ASSERT_EQ_INT(tproc_run(argv, with_daemon, &out, &err, 30000), 0);
+	ITEST_ASSERT_STR_CONTAINS(out, "<source dev='/dev/input/by-id/kvmswitch-vmx-keyboard' grab='all' repeat='on' "
+				       "grabToggle='ctrl-ctrl'/>");
+	ITEST_ASSERT_STR_CONTAINS(out, "<source dev='/dev/input/by-id/kvmswitch-vmx-pointer'/>");
+	ITEST_ASSERT_STR_EQ(err, "");
+	free(out);
+	free(err);
+	free(kn);
+	free(pn);
+}
+
 /* The opt-in seat rule tags /dev/uinput and the keyboards for logind's
  * uaccess (the ACL itself needs a logind session, which the VM has not). */
 ITEST_TIMEOUT(optin_uaccess_rule_tags_devices, 120)
@@ -392,6 +454,7 @@ static const struct {
 	{ "/usr/share/doc/kvmswitch/quickstart.md", 0644 },
 	{ "/usr/share/doc/kvmswitch/troubleshooting.md", 0644 },
 	{ "/usr/share/doc/kvmswitch/permissions.md", 0644 },
+	{ "/usr/share/doc/kvmswitch/kvmswitch.conf.example", 0644 },
 	/* Where each shell looks for completions (Debian's paths for PREFIX=/usr). */
 	{ "/usr/share/bash-completion/completions/kvmswitch", 0644 },
 	{ "/usr/share/zsh/vendor-completions/_kvmswitch", 0644 },
@@ -445,6 +508,113 @@ ITEST_TIMEOUT(staged_install_has_every_file_and_uninstall_removes_them, 300)
 		snprintf(path, sizeof(path), "%s%s", dest, installed[i].path);
 		ITEST_ASSERT_MSG(access(path, F_OK) != 0, "make uninstall left %s", installed[i].path);
 	}
+	free(dest);
+}
+
+/* Runs make in the source tree with these arguments (and -s); returns its
+ * status, stdout and stderr. */
+static int make_run(const char *const args[], char **out, char **err)
+{
+	const char *argv[32] = { "make", "-s", "-C", itest_src_dir() };
+	size_t n = 4;
+	for (size_t i = 0; args[i] && n < 31; i++)
+		argv[n++] = args[i];
+	argv[n] = NULL;
+	return tproc_run(argv, NULL, out, err, 120000);
+}
+
+/* What make uninstall cannot remove, because make install did not put it
+ * there, it names, with the command that does: an opt-in rule copied to
+ * /etc/udev/rules.d keeps granting input access, an enabled unit, a drop-in,
+ * /etc/kvmswitch. A clean uninstall says nothing of the kind. */
+ITEST_TIMEOUT(uninstall_names_what_it_leaves, 300)
+{
+	char *dest = stage_install();
+	char bflag[PATH_MAX + 8], dflag[PATH_MAX + 16], path[PATH_MAX + 128];
+	snprintf(bflag, sizeof(bflag), "B=%s", build_dir());
+	snprintf(dflag, sizeof(dflag), "DESTDIR=%s", dest);
+	const char *const uninstall[] = { bflag, dflag, "PREFIX=/usr", "UDEVDIR=/usr/lib/udev", "uninstall", NULL };
+	char *out, *err;
+	ITEST_ASSERT_EQ_INT(make_run(uninstall, &out, &err), 0);
+	ITEST_ASSERT_MSG(!strstr(out, "left") && !strstr(err, "left"), "a clean uninstall names leftovers: %s%s", out,
+			 err);
+	free(out);
+	free(err);
+
+	make_stage(dest, "install");
+	const char *const dirs[] = { "/etc/udev/rules.d", "/etc/kvmswitch", "/etc/systemd/system/multi-user.target.wants",
+				     "/etc/systemd/system/kvmswitch.service.d" };
+	for (size_t i = 0; i < 4; i++) {
+		snprintf(path, sizeof(path), "mkdir -p '%s%s'", dest, dirs[i]);
+		ITEST_ASSERT_EQ_INT(system(path), 0);
+	}
+	snprintf(path, sizeof(path), "%s/etc/udev/rules.d/70-kvmswitch-uaccess.rules", dest);
+	FILE *f = fopen(path, "w");
+	ITEST_ASSERT_NOT_NULL(f);
+	fclose(f);
+	snprintf(path, sizeof(path), "%s/etc/systemd/system/multi-user.target.wants/kvmswitch.service", dest);
+	ITEST_ASSERT_SYSCALL(symlink("/usr/lib/systemd/system/kvmswitch.service", path));
+	ITEST_ASSERT_EQ_INT(make_run(uninstall, &out, &err), 0);
+	static const char *const said[] = {
+		"/etc/udev/rules.d/70-kvmswitch-uaccess.rules, a rule copied there by hand, which keeps giving access to "
+		"input devices: sudo rm ",
+		"/etc/systemd/system/multi-user.target.wants/kvmswitch.service: the system unit is still enabled: sudo "
+		"systemctl disable --now kvmswitch.service",
+		"/etc/systemd/system/kvmswitch.service.d: drop-ins made with systemctl edit",
+		"/etc/kvmswitch: your configuration (and any listener secret)",
+	};
+	for (size_t i = 0; i < 4; i++) {
+		char want[512];
+		snprintf(want, sizeof(want), "make uninstall: left %s%s", dest, said[i]);
+		ITEST_ASSERT_STR_CONTAINS(out, want);
+	}
+	/* It removed its own files all the same. */
+	snprintf(path, sizeof(path), "%s/usr/bin/kvmswitch", dest);
+	ITEST_ASSERT(access(path, F_OK) != 0);
+	free(out);
+	free(err);
+	free(dest);
+}
+
+/* A plain make needs no scdoc: it builds the program, says the man pages
+ * were left out, and make install installs the rest. A missing library is
+ * named with its package. */
+ITEST_TIMEOUT(make_says_what_is_missing, 300)
+{
+	char *b = itest_tmpfile("b"), *dest = itest_tmpfile("stage");
+	char bflag[PATH_MAX + 8], dflag[PATH_MAX + 16], bin[PATH_MAX + 16], path[PATH_MAX + 64];
+	snprintf(bflag, sizeof(bflag), "B=%s", b);
+	snprintf(dflag, sizeof(dflag), "DESTDIR=%s", dest);
+	snprintf(bin, sizeof(bin), "%s/kvmswitch", b);
+	ITEST_ASSERT_SYSCALL(mkdir(b, 0755));
+	snprintf(path, sizeof(path), "%s/kvmswitch", build_dir());
+	ITEST_ASSERT_EQ_INT(tproc_run((const char *const[]){ "cp", "-p", path, bin, NULL }, NULL, NULL, NULL, 20000), 0);
+	char *out, *err;
+	const char *const all[] = { bflag, "-o", bin, "SCDOC=/nonexistent/scdoc", "all", NULL };
+	ITEST_ASSERT_EQ_INT(make_run(all, &out, &err), 0);
+	ITEST_ASSERT_STR_CONTAINS(err, "make: /nonexistent/scdoc not found: the man pages are not built. Install scdoc");
+	free(out);
+	free(err);
+	const char *const install[] = { bflag, dflag, "-o", bin, "SCDOC=/nonexistent/scdoc", "PREFIX=/usr",
+					"UDEVDIR=/usr/lib/udev", "install", NULL };
+	ITEST_ASSERT_EQ_INT(make_run(install, &out, &err), 0);
+	ITEST_ASSERT_STR_CONTAINS(err, "make install: no man pages in");
+	snprintf(path, sizeof(path), "%s/usr/bin/kvmswitch", dest);
+	ITEST_ASSERT(access(path, F_OK) == 0);
+	snprintf(path, sizeof(path), "%s/usr/share/doc/kvmswitch/kvmswitch.conf.example", dest);
+	ITEST_ASSERT(access(path, F_OK) == 0);
+	snprintf(path, sizeof(path), "%s/usr/share/man/man1/kvmswitch.1", dest);
+	ITEST_ASSERT(access(path, F_OK) != 0);
+	free(out);
+	free(err);
+
+	const char *const pkgs[] = { bflag, "PKG_CONFIG_LIBDIR=/nonexistent", "pkgs-daemon", NULL };
+	ITEST_ASSERT_NE_INT(make_run(pkgs, &out, &err), 0);
+	ITEST_ASSERT_STR_CONTAINS(err, "make: pkg-config package libevdev not found: install its development package "
+				       "(Debian, Ubuntu: libevdev-dev; README.md names Fedora's and Arch's");
+	free(out);
+	free(err);
+	free(b);
 	free(dest);
 }
 

@@ -1039,6 +1039,17 @@ static void assert_grabbed_by_other(const char *node)
 			 rc == 0 ? "it worked" : strerror(e));
 }
 
+/* The QEMU of domain DOM_XML has the keyboard and pointer nodes open and
+ * grabbed. */
+static void assert_domain_holds(const char *kn, const char *pn)
+{
+	assert_grabbed_by_other(kn);
+	assert_grabbed_by_other(pn);
+	pid_t pid = qemu_pid(DOM_XML);
+	ITEST_ASSERT_MSG(proc_has_open(pid, kn), "QEMU (pid %d) does not have %s open", (int)pid, kn);
+	ITEST_ASSERT_MSG(proc_has_open(pid, pn), "QEMU (pid %d) does not have %s open", (int)pid, pn);
+}
+
 /* A domain defined with `kvmswitch libvirt-xml` output starts and its QEMU
  * holds kvmswitch's devices (kvmswitch doctor sees both, and the missing
  * domain before); the evdev target follows the domain: switching
@@ -1060,6 +1071,10 @@ ITEST_TIMEOUT(usb_libvirt_xml_domain_holds_guest_devices, 600)
 	ITEST_ASSERT_STR_CONTAINS(out, "\nfail  libvirt: target guest: no domain '" DOM_XML "' on " URI "; fix: correct "
 				       "domain = in [target guest]; virsh -c " URI " list --all names them\n");
 	free(out);
+	char *st0 = NULL;
+	ITEST_ASSERT_EQ_INT(KSD_CLI(k, &st0, "status"), 0);
+	ITEST_ASSERT_STR_CONTAINS(st0, "; domain " DOM_XML " at " URI ": not found");
+	free(st0);
 	struct lines *sub = subscribe(k);
 	char *r = ask(k, "switch guest", T);
 	ITEST_ASSERT_STR_CONTAINS(r, "error cannot switch: no domain '" DOM_XML "'");
@@ -1075,11 +1090,8 @@ ITEST_TIMEOUT(usb_libvirt_xml_domain_holds_guest_devices, 600)
 	free(xml);
 
 	char *kn = ksd_vdev_node(k, "guest", "keyboard"), *pn = ksd_vdev_node(k, "guest", "pointer");
-	assert_grabbed_by_other(kn);
-	assert_grabbed_by_other(pn);
+	assert_domain_holds(kn, pn);
 	pid_t pid = qemu_pid(DOM_XML);
-	ITEST_ASSERT_MSG(proc_has_open(pid, kn), "QEMU (pid %d) does not have %s open", (int)pid, kn);
-	ITEST_ASSERT_MSG(proc_has_open(pid, pn), "QEMU (pid %d) does not have %s open", (int)pid, pn);
 	/* doctor: which domain names the devices and through which path, and
 	 * that its QEMU holds them. */
 	out = doctor(k);
@@ -1092,6 +1104,11 @@ ITEST_TIMEOUT(usb_libvirt_xml_domain_holds_guest_devices, 600)
 	free(out);
 
 	wait_domain_state(k, "guest", "running", T);
+	/* `kvmswitch status` says so in words (docs/libvirt.md). */
+	char *st = NULL;
+	ITEST_ASSERT_EQ_INT(KSD_CLI(k, &st, "status"), 0);
+	ITEST_ASSERT_STR_CONTAINS(st, "; domain " DOM_XML " at " URI ": running");
+	free(st);
 	ksd_switch(k, "guest");
 	expect_event(sub, "event switch host guest command", T);
 	dom_destroy(c, DOM_XML);
@@ -1174,6 +1191,47 @@ ITEST_TIMEOUT(usb_libvirt_hotplug_gives_a_running_domain_the_devices, 900)
 	ITEST_ASSERT_STR_CONTAINS(log, "deleted its input-linux objects from domain '" DOM_XML "'");
 	free(log);
 	dom_destroy(c, DOM_XML);
+	free(kn);
+	free(pn);
+}
+
+static void destroy_xml_domain(void *conn)
+{
+	virDomainPtr d = virDomainLookupByName(conn, DOM_XML);
+	if (d) {
+		virDomainDestroy(d);
+		virDomainFree(d);
+	}
+}
+
+/* The README's quick start: kvmswitch run from the build tree, without its
+ * udev rules, and `kvmswitch libvirt-xml` pasted into a domain. The links
+ * do not exist, so libvirt-xml names the running daemon's event nodes
+ * (using its configuration, no -c), and the domain starts with them: its
+ * QEMU holds kvmswitch's devices. (With the links it failed: "unable to
+ * stat: /dev/input/by-id/kvmswitch-...".) */
+ITEST_TIMEOUT(usb_libvirt_xml_without_udev_rules_starts_a_domain, 600)
+{
+	need_usb_vm();
+	virConnectPtr c = lv_open();
+	if (dom_running(c, DOM_XML))
+		dom_destroy(c, DOM_XML);
+	ITEST_ASSERT_MSG(access("/run/udev/rules.d/71-kvmswitch.rules", F_OK) != 0 &&
+				 access("/etc/udev/rules.d/71-kvmswitch.rules", F_OK) != 0,
+			 "kvmswitch's udev rule is installed in the VM");
+	struct ksd *k = ksd_start(KSD_MATCH_TEST_DEVICES "[target raw]\ndomain = " DOM_XML "\n");
+	char *kn = ksd_vdev_node(k, "raw", "keyboard"), *pn = ksd_vdev_node(k, "raw", "pointer");
+	ITEST_ASSERT(access("/dev/input/by-id/kvmswitch-raw-keyboard", F_OK) != 0);
+	char *xml = NULL;
+	ITEST_ASSERT_EQ_INT(KSD_CLI(k, &xml, "libvirt-xml", "raw"), 0);
+	char want[PATH_MAX + 64];
+	snprintf(want, sizeof(want), "<source dev='%s' grab='all' repeat='on' grabToggle='ctrl-ctrl'/>", kn);
+	ITEST_ASSERT_STR_CONTAINS(xml, want);
+	dom_start(c, DOM_XML, xml);
+	free(xml);
+	itest_defer(destroy_xml_domain, c);
+	assert_domain_holds(kn, pn);
+	wait_domain_state(k, "raw", "running", T);
 	free(kn);
 	free(pn);
 }

@@ -83,21 +83,80 @@ TEST(auth_only_switch_commands)
 		CHECK(!auth_command_allowed(no[i]));
 }
 
-TEST(auth_secret_length)
+/* Decodes a secret file's bytes (given with their length: they may hold
+ * NULs) and checks the secret, or the error. */
+static void secret_case(const char *file, int line, const char *data, size_t len, const char *want, size_t want_len,
+			const char *want_err)
 {
+	char err[256] = "";
+	uint8_t out[AUTH_SECRET_MAX];
+	long n = auth_secret_decode((const uint8_t *)data, len, out, err, sizeof(err));
+	if (want_err) {
+		if (n >= 0)
+			test_fail(file, line, "accepted (%ld bytes), expected '%s'", n, want_err);
+		else if (strcmp(err, want_err) != 0)
+			test_fail(file, line, "error '%s', expected '%s'", err, want_err);
+	} else if (n < 0) {
+		test_fail(file, line, "refused: %s", err);
+	} else if ((size_t)n != want_len || memcmp(out, want, want_len) != 0) {
+		test_fail(file, line, "secret of %ld bytes '%.*s', expected %zu bytes '%s'", n, (int)n, (const char *)out,
+			  want_len, want);
+	}
+}
+#define SECRET_OK(data_, want_) \
+	secret_case(__FILE__, __LINE__, (data_), sizeof(data_) - 1, (want_), sizeof(want_) - 1, NULL)
+#define SECRET_BAD(data_, err_) secret_case(__FILE__, __LINE__, (data_), sizeof(data_) - 1, NULL, 0, (err_))
+
+/* The one rule of the secret file (listener, kvmswitch remote, the .ps1). */
+TEST(auth_secret_file_rule)
+{
+	/* Trailing blanks and line ends are not part of it; leading and inner ones are. */
+	SECRET_OK("0123456789abcdefXYZ\n", "0123456789abcdefXYZ");
+	SECRET_OK("0123456789abcdef \r\n\t\n", "0123456789abcdef");
+	SECRET_OK(" 0123456789 abcdef", " 0123456789 abcdef");
+	/* No byte-order mark: the bytes as they are, any bytes. */
+	SECRET_OK("\x01\x02\xff\x80\x00 0123456789abc", "\x01\x02\xff\x80\x00 0123456789abc");
+	/* A UTF-8 BOM (PowerShell 5.1: Set-Content -Encoding UTF8) is dropped. */
+	SECRET_OK("\xef\xbb\xbf" "0123456789abcdef\r\n", "0123456789abcdef");
+	/* UTF-16LE with BOM (PowerShell 5.1: `>`, Out-File): decoded. */
+	SECRET_OK("\xff\xfe" "0\0" "1\0" "2\0" "3\0" "4\0" "5\0" "6\0" "7\0" "8\0" "9\0" "a\0" "b\0" "c\0" "d\0" "e\0"
+		  "f\0" "\r\0\n\0",
+		  "0123456789abcdef");
+	/* UTF-16BE with BOM, a non-ASCII character (UTF-8 in the secret) and a
+	 * surrogate pair (U+1F511). */
+	SECRET_OK("\xfe\xff" "\0000\0001\0002\0003\0004\0005\0006\0007\0008\0009\0\xe9" "\xd8\x3d\xdd\x11" "\0\n",
+		  "0123456789\xc3\xa9\xf0\x9f\x94\x91");
+	if (test_failed)
+		return;
+	SECRET_BAD("\n\n", "it is empty");
+	SECRET_BAD("\xef\xbb\xbf\r\n", "it is empty");
+	SECRET_BAD("\xff\xfe\r\0\n\0", "it is empty");
+	SECRET_BAD("short\n", "it is shorter than 16 bytes (make one with: head -c 32 /dev/urandom | base64)");
+	SECRET_BAD("\xff\xfe" "0\0" "1\0" "2", "it starts with a UTF-16 byte-order mark but has an odd number of bytes");
+	SECRET_BAD("\xff\xfe" "0\0" "1\0" "2\0" "3\0" "4\0" "5\0" "6\0" "7\0" "8\0" "9\0" "\x3d\xd8" "a\0" "b\0" "c\0"
+		   "d\0" "e\0",
+		   "it is not valid UTF-16 (an unpaired surrogate)");
+	SECRET_BAD("\xff\xfe\0\0" "0\0\0\0", "it is UTF-32 text; save it as UTF-8 or UTF-16");
+	if (test_failed)
+		return;
+	/* At most 4096 bytes, counted after decoding. */
+	char *big = malloc(2 * AUTH_SECRET_MAX + 4);
+	uint8_t out[AUTH_SECRET_MAX];
 	char err[256];
-	CHECK_INT(auth_secret_length("0123456789abcdefXYZ\n", 20, err, sizeof(err)), 19);
-	CHECK_INT(auth_secret_length("0123456789abcdef \r\n\t\n", 21, err, sizeof(err)), 16);
-	/* Leading and inner white space is part of it. */
-	CHECK_INT(auth_secret_length(" 0123456789 abcdef", 18, err, sizeof(err)), 18);
-	CHECK_INT(auth_secret_length("\n\n", 2, err, sizeof(err)), -1);
-	CHECK_STR(err, "it is empty");
-	CHECK_INT(auth_secret_length("short\n", 6, err, sizeof(err)), -1);
-	CHECK_STR(err, "it is shorter than 16 bytes (make one with: head -c 32 /dev/urandom | base64)");
-	char *big = malloc(AUTH_SECRET_MAX + 1);
 	memset(big, 'x', AUTH_SECRET_MAX + 1);
-	CHECK_INT(auth_secret_length(big, AUTH_SECRET_MAX, err, sizeof(err)), AUTH_SECRET_MAX);
-	CHECK_INT(auth_secret_length(big, AUTH_SECRET_MAX + 1, err, sizeof(err)), -1);
+	CHECK_INT(auth_secret_decode((const uint8_t *)big, AUTH_SECRET_MAX, out, err, sizeof(err)), AUTH_SECRET_MAX);
+	CHECK_INT(auth_secret_decode((const uint8_t *)big, AUTH_SECRET_MAX + 1, out, err, sizeof(err)), -1);
+	CHECK_STR(err, "it is longer than 4096 bytes");
+	big[0] = '\xff';
+	big[1] = '\xfe';
+	for (size_t i = 0; i < AUTH_SECRET_MAX + 1; i++) {
+		big[2 + 2 * i] = 'x';
+		big[3 + 2 * i] = '\0';
+	}
+	CHECK_INT(auth_secret_decode((const uint8_t *)big, 2 + 2 * AUTH_SECRET_MAX, out, err, sizeof(err)),
+		  AUTH_SECRET_MAX);
+	CHECK_INT(auth_secret_decode((const uint8_t *)big, 4 + 2 * AUTH_SECRET_MAX, out, err, sizeof(err)), -1);
+	CHECK_STR(err, "it is longer than 4096 bytes");
 	free(big);
 }
 

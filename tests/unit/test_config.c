@@ -149,27 +149,37 @@ TEST(config_hotkey_styles)
 	CHECK_INT(c.n, 0);
 }
 
+/* Case i of a table: text is refused with an error that starts with expect
+ * (copied to err if given). False, with the test failed, if not. */
+static bool refused_with(const char *text, const char *expect, size_t i, char *err, size_t errlen)
+{
+	char buf[CONFIG_ERR_MAX] = "";
+	struct config *cfg = parse(text, buf, sizeof(buf));
+	if (cfg) {
+		config_destroy(cfg);
+		test_fail(__FILE__, __LINE__, "case %zu accepted, expected '%s'", i, expect);
+		return false;
+	}
+	if (strncmp(buf, expect, strlen(expect)) != 0) {
+		test_fail(__FILE__, __LINE__, "case %zu: got '%s', expected '%s...'", i, buf, expect);
+		return false;
+	}
+	if (err)
+		snprintf(err, errlen, "%s", buf);
+	return true;
+}
+
 struct error_case {
 	const char *text;
 	const char *expect; /* the message starts so */
 };
 
 /* Each case is refused with its message; false (the test failed) if not. */
-static bool expect_errors(const struct error_case *cases, size_t n, const char *file, int line)
+static bool expect_errors(const struct error_case *cases, size_t n)
 {
-	for (size_t i = 0; i < n; i++) {
-		char err[CONFIG_ERR_MAX] = "";
-		struct config *cfg = parse(cases[i].text, err, sizeof(err));
-		if (cfg) {
-			config_destroy(cfg);
-			test_fail(file, line, "case %zu accepted, expected '%s'", i, cases[i].expect);
+	for (size_t i = 0; i < n; i++)
+		if (!refused_with(cases[i].text, cases[i].expect, i, NULL, 0))
 			return false;
-		}
-		if (strncmp(err, cases[i].expect, strlen(cases[i].expect)) != 0) {
-			test_fail(file, line, "case %zu: got '%s', expected '%s...'", i, err, cases[i].expect);
-			return false;
-		}
-	}
 	return true;
 }
 
@@ -209,7 +219,80 @@ TEST(config_errors)
 		{ "[general]\nhotkey = a+a\n", "k.conf:2: key 'a' appears twice in hotkey" },
 		{ "[general]\nhotkey = \n", "k.conf:2: 'hotkey' needs a value" },
 	};
-	expect_errors(cases, sizeof(cases) / sizeof(cases[0]), __FILE__, __LINE__);
+	expect_errors(cases, sizeof(cases) / sizeof(cases[0]));
+}
+
+/* Durations: seconds, minutes or hours, at most a day (docs/libvirt.md
+ * documents return-after = 1h). */
+TEST(config_durations)
+{
+	static const struct {
+		const char *value;
+		long long ms; /* -1: refused */
+	} cases[] = {
+		{ "30", 30000 },  { "1.5", 1500 },	  { "30s", 30000 },	{ "2m", 120000 },
+		{ "1h", 3600000 }, { "1.5h", 5400000 }, { "24h", 86400000 }, { "0", 0 },
+		{ "25h", -1 },	   { "1d", -1 },	  { "h", -1 },		{ "nan", -1 },
+		{ "inf", -1 },	   { "0x10", -1 },	  { "-1", -1 },		{ "1 h", -1 },
+		{ "2mh", -1 },
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char text[128], err[CONFIG_ERR_MAX] = "";
+		snprintf(text, sizeof(text), "[target win]\nreturn-after = %s\n", cases[i].value);
+		struct config *cfg = parse(text, err, sizeof(err));
+		if (cases[i].ms < 0) {
+			if (cfg)
+				test_fail(__FILE__, __LINE__, "return-after = %s accepted (%u ms)", cases[i].value,
+					  cfg->target[1].return_after_ms);
+			else if (!strstr(err, "k.conf:2: 'return-after' must be seconds, minutes or hours"))
+				test_fail(__FILE__, __LINE__, "return-after = %s: %s", cases[i].value, err);
+		} else if (!cfg) {
+			test_fail(__FILE__, __LINE__, "return-after = %s refused: %s", cases[i].value, err);
+		} else if (cfg->target[1].return_after_ms != cases[i].ms) {
+			test_fail(__FILE__, __LINE__, "return-after = %s: %u ms, expected %lld", cases[i].value,
+				  cfg->target[1].return_after_ms, cases[i].ms);
+		}
+		config_destroy(cfg);
+		if (test_failed)
+			return;
+	}
+}
+
+/* There are no end-of-line comments: a value that fails to parse and looks
+ * like it has one says so; a hook keeps its '#' (the shell's comment). */
+TEST(config_end_of_line_comments)
+{
+	static const struct {
+		const char *text, *expect;
+	} cases[] = {
+		{ "[target g]\ntype = usb\ndomain = g\nusb = 046d:c52b          # a receiver\n",
+		  "k.conf:4: bad USB device '#' (expected VID:PID or VID:PID:SERIAL, in hex) (comments go on a line of "
+		  "their own: a '#' after a value is part of it)" },
+		{ "[target g]\nreturn-after = 30m       ; safety net\n",
+		  "k.conf:2: 'return-after' must be seconds, minutes or hours (e.g. 30, 1.5, 2m or 1h, at most a day), "
+		  "not '30m       ; safety net' (comments go on a line of their own: a '#' after a value is part of it)" },
+		{ "[target g] # the guest\n", "k.conf:1: section header without closing ']' (comments go on a line" },
+		{ "[general]\nhotkey = scrolllock # the key\n", "k.conf:2: unknown key 'scrolllock # the key' in hotkey" },
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char err[CONFIG_ERR_MAX] = "";
+		if (!refused_with(cases[i].text, cases[i].expect, i, err, sizeof(err)))
+			return;
+		if (!strstr(err, "(comments go on a line of their own")) {
+			test_fail(__FILE__, __LINE__, "case %zu: no hint in '%s'", i, err);
+			return;
+		}
+	}
+	char err[CONFIG_ERR_MAX] = "";
+	struct config *cfg = parse("[target win]\non-enter = ddcutil setvcp 60 0x0f # DisplayPort 1\n", err, sizeof(err));
+	if (!cfg)
+		test_fail(__FILE__, __LINE__, "%s", err);
+	CHECK(cfg);
+	CHECK_STR(cfg->target[1].on_enter, "ddcutil setvcp 60 0x0f # DisplayPort 1");
+	config_destroy(cfg);
+	/* An error on a line without anything comment-like gets no hint. */
+	CHECK(!parse("[target win]\nreturn-after = soon\n", err, sizeof(err)));
+	CHECK(!strstr(err, "comments"));
 }
 
 TEST(config_nul_and_long_lines)
@@ -427,7 +510,7 @@ TEST(config_gametime_errors)
 		{ "[target win]\nhost-only = auto\n", "k.conf:2: unknown key 'host-only' in [target win] (it belongs to another section)" },
 		{ "[input]\nhost-keys = mute\n", "k.conf:2: unknown key 'host-keys' in [input] (it belongs to another section)" },
 	};
-	expect_errors(cases, sizeof(cases) / sizeof(cases[0]), __FILE__, __LINE__);
+	expect_errors(cases, sizeof(cases) / sizeof(cases[0]));
 }
 
 /* [input] host-only: takes what it selects (but ours or excluded), as the
@@ -494,10 +577,7 @@ TEST(config_game_time)
 	CHECK_INT(g->follow, FOLLOW_STOP);
 	config_destroy(cfg);
 
-	static const struct {
-		const char *text;
-		const char *expect;
-	} bad[] = {
+	static const struct error_case bad[] = {
 		{ "[target x]\nusb = 1:2\n", "k.conf:1: target 'x' lists usb/pci devices but has no 'domain = NAME'" },
 		{ "[target host]\npci = 0:1.0\n", "k.conf:1: the host target 'host' cannot list usb/pci devices" },
 		{ "[target x]\ndomain = d\nfollow = always\n", "k.conf:3: unknown follow 'always' (start, stop, both or no)" },
@@ -514,17 +594,5 @@ TEST(config_game_time)
 		{ "[target x]\ndomain = d\nlibvirt-hotplug = yes\nqmp = /q\n",
 		  "k.conf:4: target 'x' has both 'qmp' and 'libvirt-hotplug'" },
 	};
-	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		char e[CONFIG_ERR_MAX] = "";
-		struct config *c = parse(bad[i].text, e, sizeof(e));
-		if (c) {
-			config_destroy(c);
-			test_fail(__FILE__, __LINE__, "case %zu accepted, expected '%s'", i, bad[i].expect);
-			return;
-		}
-		if (strncmp(e, bad[i].expect, strlen(bad[i].expect)) != 0) {
-			test_fail(__FILE__, __LINE__, "case %zu: got '%s', expected '%s...'", i, e, bad[i].expect);
-			return;
-		}
-	}
+	expect_errors(bad, sizeof(bad) / sizeof(bad[0]));
 }

@@ -84,7 +84,7 @@ TEST(virtxml_inputs_evdev_and_passthrough)
 	struct config *cfg = parse("[target win]\n");
 	CHECK(cfg);
 	char buf[4096];
-	CHECK(virtxml_inputs(buf, sizeof(buf), cfg, 1, LIBVIRT_INPUT_EVDEV) > 0);
+	CHECK(virtxml_inputs(buf, sizeof(buf), cfg, 1, LIBVIRT_INPUT_EVDEV, NULL) > 0);
 	CHECK(strstr(buf, "<input type='evdev'>\n  <source dev='/dev/input/by-id/kvmswitch-win-keyboard' grab='all' "
 			  "repeat='on' grabToggle='ctrl-ctrl'/>\n</input>\n"));
 	CHECK(strstr(buf, "<input type='evdev'>\n  <source dev='/dev/input/by-id/kvmswitch-win-pointer'/>\n</input>\n"));
@@ -101,18 +101,28 @@ TEST(virtxml_inputs_evdev_and_passthrough)
 		closes++;
 	CHECK_INT(opens, closes);
 
-	CHECK(virtxml_inputs(buf, sizeof(buf), cfg, 1, LIBVIRT_INPUT_PASSTHROUGH) > 0);
+	CHECK(virtxml_inputs(buf, sizeof(buf), cfg, 1, LIBVIRT_INPUT_PASSTHROUGH, NULL) > 0);
 	CHECK(strstr(buf, "<input type='passthrough' bus='virtio'>\n  <source evdev='/dev/input/by-id/kvmswitch-win-"
 			  "keyboard'/>\n</input>\n"));
 	CHECK(strstr(buf, "<source evdev='/dev/input/by-id/kvmswitch-win-pointer'/>"));
 	CHECK(!strstr(buf, "grabToggle"));
-	CHECK_INT(virtxml_inputs(buf, 100, cfg, 1, LIBVIRT_INPUT_EVDEV), -1);
+	CHECK_INT(virtxml_inputs(buf, 100, cfg, 1, LIBVIRT_INPUT_EVDEV, NULL), -1);
 	config_destroy(cfg);
 
 	cfg = parse("[general]\nhotkey = leftmeta+f12\n[target win]\n");
 	CHECK(cfg);
-	CHECK(virtxml_inputs(buf, sizeof(buf), cfg, 1, LIBVIRT_INPUT_EVDEV) > 0);
+	CHECK(virtxml_inputs(buf, sizeof(buf), cfg, 1, LIBVIRT_INPUT_EVDEV, NULL) > 0);
 	CHECK(strstr(buf, "grabToggle='" VIRTXML_FALLBACK_TOGGLE "'"));
+
+	/* The running daemon's nodes where no link exists (no udev rules). */
+	const char *nodes[VK_COUNT] = { [VK_KEYBOARD] = "/dev/input/event7", [VK_POINTER] = "/dev/input/event8" };
+	CHECK(virtxml_inputs(buf, sizeof(buf), cfg, 1, LIBVIRT_INPUT_EVDEV, nodes) > 0);
+	CHECK(strstr(buf, "<source dev='/dev/input/event7' grab='all' repeat='on' grabToggle="));
+	CHECK(strstr(buf, "<source dev='/dev/input/event8'/>"));
+	CHECK(strstr(buf, "kvmswitch-win-tablet"));
+	CHECK(!strstr(buf, "kvmswitch-win-keyboard"));
+	CHECK(virtxml_inputs(buf, sizeof(buf), cfg, 1, LIBVIRT_INPUT_PASSTHROUGH, nodes) > 0);
+	CHECK(strstr(buf, "<source evdev='/dev/input/event7'/>"));
 	config_destroy(cfg);
 }
 
