@@ -25,6 +25,7 @@
 #include "evdev_in.h"
 #include "fdstore.h"
 #include "hooks.h"
+#include "latstats.h"
 #include "listener.h"
 #include "log.h"
 #include "vdev.h"
@@ -92,6 +93,7 @@ struct daemon {
 	int n_retry; /* slots used: arm_timer skips the scan when 0 */
 	uint32_t echo; /* targets whose keyboard was sent an MSC_SCAN in this wake-up */
 	struct counters n;
+	struct latstats *lat; /* the hop of every forwarded frame */
 	uint64_t now;
 	uint64_t next_ctl_tick;
 	bool quit;
@@ -193,6 +195,8 @@ static void out_emit(void *data, int target, enum vkind kind, const struct input
 	struct vdev *v = d->vd[target][kind];
 	if (!v || vdev_write(v, ev, n) < 0)
 		d->n.write_errors++;
+	else
+		latstats_record(d->lat, target, kind, ev, n);
 	/* The kernel hands each MSC_SCAN back to the keyboard's uinput fd (we
 	 * watch it for LEDs): read_echoes() reads it before the next
 	 * epoll_wait, which would otherwise return at once just for it. */
@@ -563,6 +567,7 @@ static void status_json(struct daemon *d, struct json *j)
 	json_key(j, "clients");
 	json_uint(j, d->ctl ? ctl_client_count(d->ctl) : 0);
 	json_object_end(j);
+	latstats_json(d->lat, d->cfg, j);
 	json_object_end(j);
 }
 
@@ -634,6 +639,7 @@ static int reload(struct daemon *d, char *err, size_t errlen)
 		}
 	}
 	memcpy(d->vd, vd, sizeof(vd));
+	latstats_remap(d->lat, map, old->n_target);
 	d->echo = 0; /* target indices changed: unread echoes wake the loop as usual */
 	d->cfg = cfg;
 	for (size_t t = 0; t < cfg->n_target; t++)
@@ -914,7 +920,8 @@ static int setup(struct daemon *d, char *err, size_t errlen)
 	d->next_ctl_tick = now_ms() + 60 * 1000;
 	d->hooks = hooks_create();
 	d->listener = listener_create(d->ctl);
-	if (!d->hooks || !d->listener) {
+	d->lat = latstats_create();
+	if (!d->hooks || !d->listener || !d->lat) {
 		snprintf(err, errlen, "cannot start: %s", strerror(errno));
 		return -1;
 	}
@@ -994,6 +1001,7 @@ static void teardown(struct daemon *d)
 	router_destroy(d->router);
 	listener_destroy(d->listener);
 	hooks_destroy(d->hooks);
+	latstats_destroy(d->lat);
 	ctl_destroy(d->ctl, true);
 	discover_destroy(d->ds);
 	config_destroy(d->cfg);
