@@ -76,9 +76,17 @@ $(B)/tests/integration/%.o: tests/integration/%.c
 $(B)/tests/%: $(B)/tests/integration/%.o $(TLIB_SRC:%.c=$(B)/%.o)
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
+# Test-only faults, LD_PRELOAD'ed into the daemon by the integration tests
+# (tests/preload/NAME.c: $(B)/preload/NAME.so; docs/SECURITY.md), never part
+# of the program. Not instrumented, so that they load into the ASan build too.
+PRELOADS = $(patsubst tests/preload/%.c,$(B)/preload/%.so,$(wildcard tests/preload/*.c))
+$(B)/preload/%.so: tests/preload/%.c
+	@mkdir -p $(dir $@)
+	$(CC) -std=gnu11 -O2 -Wall -Wextra -Werror -fPIC -shared -o $@ $< -ldl
+
 # No unit-test binary only while tests/unit has no sources (tests/check then
 # runs none); with sources, a failing unit build fails `make tests`.
-tests: $(B)/kvmswitch $(if $(UNIT_SRC),$(B)/unit-tests) $(ITESTS) man
+tests: $(B)/kvmswitch $(if $(UNIT_SRC),$(B)/unit-tests) $(ITESTS) $(PRELOADS) man
 
 # Keep the test objects (make would delete them as intermediates).
 .SECONDARY: $(TLIB_SRC:%.c=$(B)/%.o) $(ITEST_SRC:%.c=$(B)/%.o)

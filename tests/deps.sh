@@ -25,6 +25,9 @@ packages=(
 	# man pages (scdoc) and test_system: man --warnings, libinput list-devices,
 	# systemd-analyze verify and a systemd user manager in the test VM
 	scdoc man-db libinput-tools systemd
+	# test_system: realtime = auto under the user unit, through RealtimeKit on a
+	# D-Bus system bus (with polkitd) started in the test VM
+	dbus rtkit polkitd
 )
 case "${1:-}" in
 --list) printf '%s\n' "${packages[@]}"; exit 0 ;;

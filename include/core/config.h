@@ -20,6 +20,13 @@ enum host_mode {
 	HOST_VIRTUAL, /* forward to "kvmswitch host keyboard/pointer" */
 };
 
+/* [general] realtime: the event loop's scheduling (src/shell/realtime.c). */
+enum realtime_mode {
+	REALTIME_AUTO, /* real-time priority and locked memory when the system allows */
+	REALTIME_YES,  /* the same, or refuse to start */
+	REALTIME_NO,   /* an ordinary process */
+};
+
 enum libvirt_input {
 	LIBVIRT_INPUT_EVDEV,       /* <input type='evdev'> (QEMU input-linux) */
 	LIBVIRT_INPUT_PASSTHROUGH, /* <input type='passthrough' bus='virtio'> */
@@ -73,6 +80,7 @@ struct config {
 	struct chord hotkey;    /* cycles targets in config order */
 	struct chord emergency; /* ungrab everything, go to host */
 	char start[TARGET_NAME_MAX];
+	enum realtime_mode realtime;
 	char *xkb_layout, *xkb_variant, *xkb_model, *xkb_options;
 	struct match_rule *match;
 	size_t n_match;
@@ -113,5 +121,6 @@ int config_target_index(const struct config *cfg, const char *name);
 int config_host_index(const struct config *cfg);
 
 const char *target_type_name(enum target_type t);
+const char *realtime_mode_name(enum realtime_mode m);
 
 #endif

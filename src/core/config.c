@@ -22,6 +22,7 @@ enum once_key {
 	K_HOTKEY,
 	K_EMERGENCY,
 	K_START,
+	K_REALTIME,
 	K_XKB_LAYOUT,
 	K_XKB_VARIANT,
 	K_XKB_MODEL,
@@ -78,6 +79,19 @@ const char *target_type_name(enum target_type t)
 		return "evdev";
 	case TARGET_USB:
 		return "usb";
+	}
+	return "?";
+}
+
+const char *realtime_mode_name(enum realtime_mode m)
+{
+	switch (m) {
+	case REALTIME_AUTO:
+		return "auto";
+	case REALTIME_YES:
+		return "yes";
+	case REALTIME_NO:
+		return "no";
 	}
 	return "?";
 }
@@ -250,6 +264,7 @@ static const struct {
 	{ "hotkey", SEC_GENERAL, K_HOTKEY },
 	{ "emergency", SEC_GENERAL, K_EMERGENCY },
 	{ "start", SEC_GENERAL, K_START },
+	{ "realtime", SEC_GENERAL, K_REALTIME },
 	{ "xkb-layout", SEC_GENERAL, K_XKB_LAYOUT },
 	{ "xkb-variant", SEC_GENERAL, K_XKB_VARIANT },
 	{ "xkb-model", SEC_GENERAL, K_XKB_MODEL },
@@ -382,6 +397,16 @@ static int handle_key(struct parser *p, const char *key, char *val)
 				return fail(p, p->line, "start target name too long");
 			snprintf(cfg->start, sizeof(cfg->start), "%s", val);
 			p->start_line = p->line;
+			return 0;
+		case K_REALTIME:
+			if (!strcmp(val, "auto"))
+				cfg->realtime = REALTIME_AUTO;
+			else if (!strcmp(val, "yes"))
+				cfg->realtime = REALTIME_YES;
+			else if (!strcmp(val, "no"))
+				cfg->realtime = REALTIME_NO;
+			else
+				return fail(p, p->line, "'realtime' must be auto, yes or no, not '%s'", val);
 			return 0;
 		case K_XKB_LAYOUT:
 			return set_string(p, &cfg->xkb_layout, unquote(val));

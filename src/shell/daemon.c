@@ -28,6 +28,7 @@
 #include "latstats.h"
 #include "listener.h"
 #include "log.h"
+#include "realtime.h"
 #include "vdev.h"
 #include "virt.h"
 
@@ -568,6 +569,7 @@ static void status_json(struct daemon *d, struct json *j)
 	json_uint(j, d->ctl ? ctl_client_count(d->ctl) : 0);
 	json_object_end(j);
 	latstats_json(d->lat, d->cfg, j);
+	realtime_status_json(j);
 	json_object_end(j);
 }
 
@@ -604,7 +606,7 @@ static void list_json(struct daemon *d, struct json *j)
 
 /* ---- reload ---- */
 
-static int reload(struct daemon *d, char *err, size_t errlen)
+static int reload_config(struct daemon *d, char *err, size_t errlen)
 {
 	char path[PATH_MAX];
 	conffile_find(d->opt->config_path, path, sizeof(path));
@@ -652,6 +654,8 @@ static int reload(struct daemon *d, char *err, size_t errlen)
 	router_reconfigure(d->router, cfg, map, d->now);
 	config_destroy(old);
 	snprintf(d->config_path, sizeof(d->config_path), "%s", path);
+	if (cfg->realtime != realtime_setting())
+		log_info("realtime = %s takes effect when kvmswitch is restarted", realtime_mode_name(cfg->realtime));
 
 	/* The match rules may have changed: drop what they no longer select,
 	 * take what they now do. */
@@ -673,6 +677,16 @@ static int reload(struct daemon *d, char *err, size_t errlen)
 		return -1;
 	}
 	return 0;
+}
+
+/* A reload reads files and enumerates devices: not forwarding, and maybe
+ * longer than the real-time bound on a slow machine, so at normal priority. */
+static int reload(struct daemon *d, char *err, size_t errlen)
+{
+	realtime_leave();
+	int rc = reload_config(d, err, errlen);
+	realtime_enter();
+	return rc;
 }
 
 /* ---- control requests ---- */
@@ -951,6 +965,9 @@ static int setup(struct daemon *d, char *err, size_t errlen)
 		return -1;
 	}
 	epoll_set(d, EPOLL_CTL_ADD, virt_fd(d->virt), TAGGED(TAG_VIRT, 0));
+	/* Before anything is grabbed: `yes` may refuse to start. */
+	if (realtime_start(d->cfg->realtime, err, errlen) < 0)
+		return -1;
 	const struct router_output out = { d, out_emit, out_grab, out_leds, out_prepare, out_switched };
 	d->router = router_create(d->cfg, &out);
 	d->ds = discover_create();
@@ -963,6 +980,10 @@ static int setup(struct daemon *d, char *err, size_t errlen)
 	router_start(d->router, d->now);
 	/* Devices after the start target, so each is grabbed (or not) once. */
 	discover_enumerate(d->ds, on_enumerated, d);
+	/* The loop at its real-time priority from here on. The libvirt
+	 * worker started above and every thread or hook started later run
+	 * SCHED_OTHER (SCHED_RESET_ON_FORK). */
+	realtime_enter();
 	return 0;
 }
 
@@ -1042,6 +1063,7 @@ int daemon_run(const struct daemon_options *opt)
 			break;
 		}
 		d->now = now_ms();
+		realtime_poll();
 		for (int i = 0; i < n && !d->quit; i++) {
 			uint32_t tag = (uint32_t)(ev[i].data.u64 >> 32);
 			uint32_t idx = (uint32_t)ev[i].data.u64;
