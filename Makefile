@@ -199,7 +199,7 @@ fuzz-check: fuzz-build
 
 # The benchmark (docs/PERFORMANCE.md): tests/bench/run boots the test VM, runs
 # $(B)/bench/kvmbench in it (the floor, kvmswitch and peers), then regenerates
-# the tables of docs/PERFORMANCE.md and docs/perf/latency-cdf.png. About 15
+# the tables of docs/PERFORMANCE.md and docs/perf/latency-cdf*.png. About 40
 # minutes; KVMBENCH_QUICK=1 for a short development run (tests/bench/bench.c
 # lists the knobs).
 $(B)/tests/bench/bench.o: tests/bench/bench.c
@@ -210,7 +210,17 @@ $(B)/bench/kvmbench: $(B)/tests/bench/bench.o $(TLIB_SRC:%.c=$(B)/%.o)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) -lm
 
-bench: $(B)/kvmswitch $(B)/bench/kvmbench
+# The baseline for the cost of measuring the hop (src/shell/latstats.c):
+# kvmswitch without latstats_record.
+$(B)/bench/nolatstats/src/shell/daemon.o: src/shell/daemon.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) -DKVMSWITCH_NO_LATSTATS $(PKG_CFLAGS) $(ALL_CFLAGS) -MMD -MP -c -o $@ $<
+
+$(B)/bench/kvmswitch-nolatstats: $(CORE_OBJ) $(filter-out $(B)/src/shell/daemon.o,$(SHELL_OBJ)) \
+		$(B)/bench/nolatstats/src/shell/daemon.o
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
+
+bench: $(B)/kvmswitch $(B)/bench/kvmbench $(B)/bench/kvmswitch-nolatstats
 	@KVMSWITCH_BUILD=$(B) tests/bench/run
 
 deps:
