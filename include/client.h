@@ -18,6 +18,10 @@ enum {
  * text). For subscribe, prints events until the daemon goes away. */
 int client_request(const char *socket_path, const struct proto_request *req, bool json);
 
+/* `kvmswitch stats [--watch]`: the daemon's hop figures and scheduling
+ * (stats.c), once or every second until the daemon goes away. */
+int client_stats(const char *socket_path, bool watch);
+
 /* `kvmswitch remote [--secret-file F] ADDRESS COMMAND [ARG]`: argv[0] is
  * "remote". Returns the exit status. */
 int client_remote(int argc, char **argv);

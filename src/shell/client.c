@@ -15,6 +15,7 @@
 #include "core/jsonread.h"
 #include "ctl.h"
 #include "listener.h"
+#include "stats.h"
 
 #define REPLY_TIMEOUT_MS 10000
 /* A switch to a usb target is answered once libvirt has attached the
@@ -172,6 +173,7 @@ static void print_status(const struct jval *st)
 		}
 		putchar('\n');
 	}
+	stats_status_lines(stdout, st);
 	printf("daemon: kvmswitch %s, pid %" PRId64 ", config %s", jsonread_str(st, "version", "?"),
 	       jsonread_int(st, "pid", 0), jsonread_str(st, "config", "(built-in defaults)"));
 	print_extras(st, top_known);
@@ -194,6 +196,9 @@ static void print_list(const struct jval *l)
 	}
 }
 
+/* `kvmswitch stats` shows the status reply its own way. */
+static bool stats_view;
+
 static int print_structured(const struct proto_request *req, const char *text, bool json)
 {
 	if (json) {
@@ -208,7 +213,9 @@ static int print_structured(const struct proto_request *req, const char *text, b
 		jsonread_free(v);
 		return EXIT_REFUSED;
 	}
-	if (req->cmd == PROTO_STATUS)
+	if (req->cmd == PROTO_STATUS && stats_view)
+		stats_print(stdout, v);
+	else if (req->cmd == PROTO_STATUS)
 		print_status(v);
 	else
 		print_list(v);
@@ -286,6 +293,24 @@ int client_request(const char *socket_path, const struct proto_request *req, boo
 	free(buf);
 	close(fd);
 	return rc;
+}
+
+int client_stats(const char *socket_path, bool watch)
+{
+	const struct proto_request req = { .cmd = PROTO_STATUS };
+	bool tty = isatty(STDOUT_FILENO);
+	stats_view = true;
+	for (;;) {
+		if (watch && tty)
+			fputs("\033[H\033[2J", stdout); /* home, clear the screen */
+		int rc = client_request(socket_path, &req, false);
+		if (rc != EXIT_OK || !watch)
+			return rc;
+		if (!tty)
+			putchar('\n');
+		fflush(stdout);
+		sleep(1);
+	}
 }
 
 /* ---- kvmswitch remote ---- */

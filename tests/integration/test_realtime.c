@@ -10,6 +10,7 @@
 #include <dirent.h>
 #include <pthread.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -195,6 +196,50 @@ ITEST_TIMEOUT(hop_figures_in_status, 180)
 	ITEST_ASSERT_LE_INT(max, max_rt + 20000000);
 	ITEST_ASSERT_EQ_INT(lat_value(s, "guest", "pointer", "last_minute", "max_ns"), max);
 	free(s);
+
+	/* The same in the CLI's views. */
+	char *out = NULL;
+	ITEST_ASSERT_EQ_INT(KSD_CLI(k, &out, "stats"), 0);
+	itest_log("kvmswitch stats:\n%s", out);
+	ITEST_ASSERT_STR_CONTAINS(out, "since start");
+	ITEST_ASSERT_MSG(strstr(out, "\nguest            pointer  |       200 ") != NULL, "no guest pointer row:\n%s",
+			 out);
+	ITEST_ASSERT_MSG(strstr(out, "\nguest            keyboard |         2 ") != NULL, "no guest keyboard row:\n%s",
+			 out);
+	ITEST_ASSERT_STR_CONTAINS(out,
+				  "\nevent loop: SCHED_FIFO priority 10 (granted by CAP_SYS_NICE), memory locked\n");
+	free(out);
+	ITEST_ASSERT_EQ_INT(KSD_CLI(k, &out, "status"), 0);
+	ITEST_ASSERT_STR_CONTAINS(out, "\nrealtime: SCHED_FIFO priority 10 (granted by CAP_SYS_NICE), memory locked\n");
+	ITEST_ASSERT_STR_CONTAINS(out, "\nhop: guest keyboard p50 ");
+	ITEST_ASSERT_STR_CONTAINS(out, "; guest pointer p50 ");
+	free(out);
+	/* --watch: again every second, until stopped (the first view may take
+	 * long: a CLI start in the emulated VM). */
+	char sockenv[4200];
+	snprintf(sockenv, sizeof(sockenv), "KVMSWITCH_SOCKET=%s", ksd_socket(k));
+	const char *const watch[] = { ksd_binary(), "stats", "--watch", NULL };
+	const char *const wenv[] = { sockenv, NULL };
+	struct tproc *w = tproc_spawn(watch, wenv);
+	int64_t first = 0, deadline = itest_now_ms() + 60000;
+	int views = 0;
+	while (views < 3) {
+		ITEST_ASSERT_MSG(itest_now_ms() < deadline, "kvmswitch stats --watch showed %d views in 60 s", views);
+		ITEST_ASSERT(tproc_running(w));
+		usleep(100000);
+		out = itest_read_file(tproc_stdout_path(w), NULL);
+		views = 0;
+		for (const char *p = out; p && (p = strstr(p, "event loop: ")); p++)
+			views++;
+		free(out);
+		if (views >= 1 && !first)
+			first = itest_now_ms();
+	}
+	int64_t two = itest_now_ms() - first;
+	itest_log("kvmswitch stats --watch: views 1 to 3 in %lld ms", (long long)two);
+	ITEST_ASSERT_GE_INT(two, 1800);
+	tproc_kill(w, SIGTERM);
+	tproc_wait(w, T);
 
 	/* A reload keeps the figures of a target that stays. */
 	char *r = ksd_request(k, "reload");
