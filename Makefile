@@ -118,15 +118,17 @@ $(B)/tests/integration/%.o: tests/integration/%.c | pkgs-tests
 $(B)/tests/%: $(B)/tests/integration/%.o $(TLIB_SRC:%.c=$(B)/%.o)
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(TEST_LIBS)
 
-# No unit-test binary only while tests/unit has no sources (tests/check then
-# runs none); with sources, a failing unit build fails `make tests`.
-tests: $(B)/kvmswitch $(if $(UNIT_SRC),$(B)/unit-tests) $(ITESTS) $(B)/preload/failwrite.so man
-
-# A test-only fault, LD_PRELOAD'ed by test_faults (tests/preload/failwrite.c).
-# Not instrumented, so that it loads into the ASan build too.
-$(B)/preload/failwrite.so: tests/preload/failwrite.c
+# Test-only faults, LD_PRELOAD'ed into the daemon by the integration tests
+# (tests/preload/NAME.c: $(B)/preload/NAME.so; docs/SECURITY.md), never part
+# of the program. Not instrumented, so that they load into the ASan build too.
+PRELOADS = $(patsubst tests/preload/%.c,$(B)/preload/%.so,$(wildcard tests/preload/*.c))
+$(B)/preload/%.so: tests/preload/%.c
 	@mkdir -p $(dir $@)
 	$(CC) -std=gnu11 -O2 -Wall -Wextra -Werror -fPIC -shared -o $@ $< -ldl
+
+# No unit-test binary only while tests/unit has no sources (tests/check then
+# runs none); with sources, a failing unit build fails `make tests`.
+tests: $(B)/kvmswitch $(if $(UNIT_SRC),$(B)/unit-tests) $(ITESTS) $(PRELOADS) man
 
 # Keep the test objects (make would delete them as intermediates).
 .SECONDARY: $(TLIB_SRC:%.c=$(B)/%.o) $(ITEST_SRC:%.c=$(B)/%.o)
@@ -282,7 +284,7 @@ fuzz-check: fuzz-build
 
 # The benchmark (docs/PERFORMANCE.md): tests/bench/run boots the test VM, runs
 # $(B)/bench/kvmbench in it (the floor, kvmswitch and peers), then regenerates
-# the tables of docs/PERFORMANCE.md and docs/perf/latency-cdf.png. About 15
+# the tables of docs/PERFORMANCE.md and docs/perf/latency-cdf*.png. About 40
 # minutes; KVMBENCH_QUICK=1 for a short development run (tests/bench/bench.c
 # lists the knobs).
 $(B)/tests/bench/bench.o: tests/bench/bench.c | pkgs-tests
@@ -293,7 +295,17 @@ $(B)/bench/kvmbench: $(B)/tests/bench/bench.o $(TLIB_SRC:%.c=$(B)/%.o)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(TEST_LIBS) -lm
 
-bench: $(B)/kvmswitch $(B)/bench/kvmbench
+# The baseline for the cost of measuring the hop (src/shell/latstats.c):
+# kvmswitch without latstats_record.
+$(B)/bench/nolatstats/src/shell/daemon.o: src/shell/daemon.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) -DKVMSWITCH_NO_LATSTATS $(DAEMON_CFLAGS) $(ALL_CFLAGS) -MMD -MP -c -o $@ $<
+
+$(B)/bench/kvmswitch-nolatstats: $(CORE_OBJ) $(filter-out $(B)/src/shell/daemon.o,$(SHELL_OBJ)) \
+		$(B)/bench/nolatstats/src/shell/daemon.o
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(DAEMON_LIBS)
+
+bench: $(B)/kvmswitch $(B)/bench/kvmbench $(B)/bench/kvmswitch-nolatstats
 	@KVMSWITCH_BUILD=$(B) tests/bench/run
 
 # A Debian package (debian/): dpkg-buildpackage in a copy of the tree under

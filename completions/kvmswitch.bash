@@ -16,7 +16,7 @@ _kvmswitch()
 	read -ra words <<<"$line"
 	[[ $line == *[[:space:]] || -z $line ]] && words+=("")
 	local n=$((${#words[@]} - 1)) prev=${words[${#words[@]} - 2]}
-	local commands="run check config targets doctor list keys status monitor switch toggle next prev release
+	local commands="run check config targets doctor list keys status stats monitor switch toggle next prev release
 		reload lock unlock subscribe remote libvirt-xml version help"
 	local cmd="" cfg="" npos=0 i w
 	for ((i = 1; i < n; i++)); do
@@ -63,6 +63,7 @@ _kvmswitch()
 	list) opts="-c --config --json --daemon --help" ;;
 	status | monitor) opts="--json --help" ;;
 	keys) opts="-c --config --help" ;;
+	stats) opts="--watch --help" ;;
 	switch) [[ $npos -eq 0 ]] && cands=$(_kvmswitch_targets "$cfg") ;;
 	libvirt-xml)
 		opts="-c --config --evdev --passthrough --help"

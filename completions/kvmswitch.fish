@@ -40,7 +40,7 @@ function __kvmswitch_args_after
     test $seen = 1 -a $n = $argv[1]
 end
 
-set -l commands run check config targets doctor list keys status monitor switch toggle next prev release reload lock unlock subscribe remote libvirt-xml version help
+set -l commands run check config targets doctor list keys status stats monitor switch toggle next prev release reload lock unlock subscribe remote libvirt-xml version help
 complete -c kvmswitch -f
 complete -c kvmswitch -n "not __fish_seen_subcommand_from $commands" -l help -d 'Show the usage'
 complete -c kvmswitch -n "not __fish_seen_subcommand_from $commands" -l version -d 'Print the version'
@@ -51,6 +51,7 @@ complete -c kvmswitch -n "not __fish_seen_subcommand_from $commands" -a targets 
 complete -c kvmswitch -n "not __fish_seen_subcommand_from $commands" -a doctor -d "Check the machine's set-up"
 complete -c kvmswitch -n "not __fish_seen_subcommand_from $commands" -a list -d 'Input devices, taken or not, and why'
 complete -c kvmswitch -n "not __fish_seen_subcommand_from $commands" -a status -d "The running daemon's state"
+complete -c kvmswitch -n "not __fish_seen_subcommand_from $commands" -a stats -d 'How long forwarding takes, the event loop priority'
 complete -c kvmswitch -n "not __fish_seen_subcommand_from $commands" -a keys -d 'The key names a chord takes'
 complete -c kvmswitch -n "not __fish_seen_subcommand_from $commands" -a monitor -d 'Show live where each key went'
 complete -c kvmswitch -n "not __fish_seen_subcommand_from $commands" -a switch -d 'Make a target active'
@@ -72,6 +73,7 @@ complete -c kvmswitch -n "__fish_seen_subcommand_from run check config targets d
 complete -c kvmswitch -n "__fish_seen_subcommand_from check config; and __kvmswitch_args_after 0" -F
 complete -c kvmswitch -n "__fish_seen_subcommand_from run" -s v -l verbose -d 'Debug messages'
 complete -c kvmswitch -n "__fish_seen_subcommand_from doctor list status monitor" -l json -d 'JSON for scripts'
+complete -c kvmswitch -n "__fish_seen_subcommand_from stats" -l watch -d 'Show them again every second'
 complete -c kvmswitch -n "__fish_seen_subcommand_from list" -l daemon -d "The daemon's devices"
 complete -c kvmswitch -n "__fish_seen_subcommand_from switch libvirt-xml; and __kvmswitch_args_after 0" -a '(__kvmswitch_targets)' -d Target
 complete -c kvmswitch -n "__fish_seen_subcommand_from libvirt-xml" -l evdev -d '<input type=evdev> (input-linux)'

@@ -29,6 +29,10 @@ int client_fetch(const char *socket_path, const struct proto_request *req, char 
  * EXIT_OK or what client_fetch returned. */
 int client_targets(const char *socket_path, struct buf *names);
 
+/* `kvmswitch stats [--watch]`: the daemon's hop figures and scheduling
+ * (stats.c), once or every second until the daemon goes away. */
+int client_stats(const char *socket_path, bool watch);
+
 /* `kvmswitch remote [--secret-file F] ADDRESS COMMAND [ARG]`: argv[0] is
  * "remote". Returns the exit status. */
 int client_remote(int argc, char **argv);

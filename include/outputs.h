@@ -42,8 +42,9 @@ int outputs_want_tablet(struct outputs *o, const struct config *cfg);
  * devices (see outputs_missing). */
 int outputs_reconfigure(struct outputs *o, const struct config *old, const struct config *cfg, const int *map);
 
-/* One frame to target t's device of a kind (router_output.emit). */
-void outputs_emit(struct outputs *o, int t, enum vkind kind, const struct input_event *ev, size_t n,
+/* One frame to target t's device of a kind (router_output.emit). True if
+ * the write succeeded. */
+bool outputs_emit(struct outputs *o, int t, enum vkind kind, const struct input_event *ev, size_t n,
 		  uint64_t now_ms);
 /* Target t's keyboard fd is readable: the LEDs its consumers wrote. */
 void outputs_read_leds(struct outputs *o, int t);

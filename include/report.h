@@ -9,6 +9,7 @@
 #include "core/config.h"
 #include "core/json.h"
 #include "core/router.h"
+#include "latstats.h"
 #include "vdev.h"
 
 struct virt;
@@ -32,6 +33,7 @@ struct report_view {
 	const struct router *router;
 	const struct virt *virt; /* NULL: none */
 	const struct qmplink *qmp; /* NULL: none */
+	const struct latstats *lat; /* the hop of forwarded frames */
 	/* The virtual devices, [target][kind]; NULL where there is none. */
 	struct vdev *(*vd)[VK_COUNT];
 	/* The input devices taken, by router slot; node NULL: a free slot. */

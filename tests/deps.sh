@@ -36,6 +36,9 @@ packages=(
 	# the shell completions' tests (tests/completion/completion): bash is
 	# there already; zsh and fish drive completions/_kvmswitch and kvmswitch.fish
 	zsh fish
+	# test_system: realtime = auto under the user unit, through RealtimeKit on a
+	# D-Bus system bus (with polkitd) started in the test VM
+	dbus rtkit polkitd
 )
 case "${1:-}" in
 --list) printf '%s\n' "${packages[@]}"; exit 0 ;;

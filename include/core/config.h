@@ -21,6 +21,13 @@ enum host_mode {
 	HOST_VIRTUAL, /* forward to "kvmswitch host keyboard/pointer" */
 };
 
+/* [general] realtime: the event loop's scheduling (src/shell/realtime.c). */
+enum realtime_mode {
+	REALTIME_AUTO, /* real-time priority and locked memory when the system allows */
+	REALTIME_YES,  /* the same, or refuse to start */
+	REALTIME_NO,   /* an ordinary process */
+};
+
 enum libvirt_input {
 	LIBVIRT_INPUT_EVDEV,       /* <input type='evdev'> (QEMU input-linux) */
 	LIBVIRT_INPUT_PASSTHROUGH, /* <input type='passthrough' bus='virtio'> */
@@ -104,6 +111,7 @@ struct config {
 	struct chord hotkey;    /* cycles targets in config order */
 	struct chord emergency; /* ungrab everything, go to host */
 	char start[TARGET_NAME_MAX];
+	enum realtime_mode realtime;
 	char *xkb_layout, *xkb_variant, *xkb_model, *xkb_options;
 	int xkb_line; /* the first xkb-* setting's */
 	struct match_rule *match;
@@ -167,5 +175,6 @@ bool config_target_forwards(const struct config *cfg, int t);
 
 const char *target_type_name(enum target_type t);
 const char *hotkey_action_name(enum hotkey_action a);
+const char *realtime_mode_name(enum realtime_mode m);
 
 #endif

@@ -23,6 +23,7 @@ enum once_key {
 	K_HOTKEY,
 	K_EMERGENCY,
 	K_START,
+	K_REALTIME,
 	K_XKB_LAYOUT,
 	K_XKB_VARIANT,
 	K_XKB_MODEL,
@@ -93,6 +94,19 @@ const char *target_type_name(enum target_type t)
 		return "evdev";
 	case TARGET_USB:
 		return "usb";
+	}
+	return "?";
+}
+
+const char *realtime_mode_name(enum realtime_mode m)
+{
+	switch (m) {
+	case REALTIME_AUTO:
+		return "auto";
+	case REALTIME_YES:
+		return "yes";
+	case REALTIME_NO:
+		return "no";
 	}
 	return "?";
 }
@@ -280,6 +294,7 @@ enum print_kind {
 	P_PCI,      /* target_conf.pci */
 	P_FOLLOW,   /* enum follow */
 	P_ACTION,   /* enum hotkey_action */
+	P_REALTIME, /* enum realtime_mode */
 };
 
 /* A key's field (off, n_off) in its section's struct. */
@@ -307,6 +322,7 @@ static const struct {
 	{ "hotkey", SEC_GENERAL, K_HOTKEY, 0, P_TEXT, CONF(hotkey_text.text) },
 	{ "emergency", SEC_GENERAL, K_EMERGENCY, 0, P_TEXT, CONF(emergency_text.text) },
 	{ "start", SEC_GENERAL, K_START, 0, P_NAME, CONF(start) },
+	{ "realtime", SEC_GENERAL, K_REALTIME, 0, P_REALTIME, CONF(realtime) },
 	{ "xkb-layout", SEC_GENERAL, K_XKB_LAYOUT, 0, P_STRING, CONF(xkb_layout) },
 	{ "xkb-variant", SEC_GENERAL, K_XKB_VARIANT, 0, P_STRING, CONF(xkb_variant) },
 	{ "xkb-model", SEC_GENERAL, K_XKB_MODEL, 0, P_STRING, CONF(xkb_model) },
@@ -494,6 +510,16 @@ static int handle_key(struct parser *p, const char *key, char *val)
 				return fail(p, p->line, "start target name too long");
 			snprintf(cfg->start, sizeof(cfg->start), "%s", val);
 			p->start_line = p->line;
+			return 0;
+		case K_REALTIME:
+			if (!strcmp(val, "auto"))
+				cfg->realtime = REALTIME_AUTO;
+			else if (!strcmp(val, "yes"))
+				cfg->realtime = REALTIME_YES;
+			else if (!strcmp(val, "no"))
+				cfg->realtime = REALTIME_NO;
+			else
+				return fail(p, p->line, "'realtime' must be auto, yes or no, not '%s'", val);
 			return 0;
 		case K_XKB_LAYOUT:
 			return set_string(p, &cfg->xkb_layout, unquote(val));
@@ -1149,6 +1175,9 @@ static void print_key(struct buf *out, size_t k, const char *base)
 		return;
 	case P_ACTION:
 		print_line(out, key, hotkey_action_name(*(const enum hotkey_action *)field));
+		return;
+	case P_REALTIME:
+		print_line(out, key, realtime_mode_name(*(const enum realtime_mode *)field));
 		return;
 	case P_PCI: {
 		const struct pci_addr *a = *(struct pci_addr *const *)field;

@@ -15,8 +15,10 @@
 
 #include "core/auth.h"
 #include "ctl.h"
+#include "jsonget.h"
 #include "netauth.h"
 #include "parseonly.h"
+#include "stats.h"
 
 #define REPLY_TIMEOUT_MS 10000
 /* A switch to a usb target is answered once libvirt has attached the
@@ -86,33 +88,6 @@ static void consume_line(char *buf, size_t *len)
 /* ---- human views of status and list (the JSON read with json-c) ---- */
 
 /* Member `key` of object o if it has that type, else NULL. */
-static struct json_object *member(struct json_object *o, const char *key, enum json_type type)
-{
-	struct json_object *m;
-	if (!json_object_is_type(o, json_type_object) || !json_object_object_get_ex(o, key, &m) ||
-	    !json_object_is_type(m, type))
-		return NULL;
-	return m;
-}
-
-static const char *str_of(struct json_object *o, const char *key, const char *def)
-{
-	struct json_object *m = member(o, key, json_type_string);
-	return m ? json_object_get_string(m) : def;
-}
-
-static int64_t int_of(struct json_object *o, const char *key, int64_t def)
-{
-	struct json_object *m = member(o, key, json_type_int);
-	return m ? json_object_get_int64(m) : def;
-}
-
-static bool bool_of(struct json_object *o, const char *key, bool def)
-{
-	struct json_object *m = member(o, key, json_type_boolean);
-	return m ? json_object_get_boolean(m) : def;
-}
-
 static void print_scalar(struct json_object *v)
 {
 	switch (json_object_get_type(v)) {
@@ -157,7 +132,7 @@ static void print_extras(struct json_object *obj, const char *const *known)
 /* An input's state: pending, grabbed or released. */
 static const char *input_state(struct json_object *in)
 {
-	return bool_of(in, "pending", false) ? "pending" : bool_of(in, "grabbed", false) ? "grabbed" : "released";
+	return jsonget_bool(in, "pending", false) ? "pending" : jsonget_bool(in, "grabbed", false) ? "grabbed" : "released";
 }
 
 /* "num lock, caps lock" for an LED bit mask (bit N: LED code N), or "off". */
@@ -183,18 +158,18 @@ static const char *leds_text(int64_t leds, char *buf, size_t len)
 static void print_target_details(struct json_object *t)
 {
 	char leds[96];
-	printf("%21sleds %s", "", leds_text(int_of(t, "leds", 0), leds, sizeof(leds)));
-	struct json_object *d = member(t, "domain", json_type_object);
+	printf("%21sleds %s", "", leds_text(jsonget_int(t, "leds", 0), leds, sizeof(leds)));
+	struct json_object *d = jsonget_member(t, "domain", json_type_object);
 	if (d) {
-		printf("; domain %s at %s: %s", str_of(d, "name", "?"), str_of(d, "uri", "?"), str_of(d, "state", "?"));
-		const char *why = str_of(d, "reason", NULL);
+		printf("; domain %s at %s: %s", jsonget_str(d, "name", "?"), jsonget_str(d, "uri", "?"), jsonget_str(d, "state", "?"));
+		const char *why = jsonget_str(d, "reason", NULL);
 		if (why)
 			printf(" (%s)", why);
-		int64_t attached = int_of(d, "attached", -1);
+		int64_t attached = jsonget_int(d, "attached", -1);
 		if (attached >= 0)
 			printf(", %" PRId64 " USB/PCI device%s attached", attached, attached == 1 ? "" : "s");
 	}
-	int64_t held = int_of(t, "held", 0), failed = int_of(t, "failed_writes", 0), owed = int_of(t, "owed_keys", 0);
+	int64_t held = jsonget_int(t, "held", 0), failed = jsonget_int(t, "failed_writes", 0), owed = jsonget_int(t, "owed_keys", 0);
 	if (held)
 		printf("; held %" PRId64, held);
 	if (failed)
@@ -207,23 +182,23 @@ static void print_target_details(struct json_object *t)
 static void print_status(struct json_object *st)
 {
 	static const char *const top_known[] = { "version", "pid", "config", "active", "released", "locked",
-						 "targets", "inputs", "counters", NULL };
+						 "targets", "inputs", "counters", "latency", "realtime", NULL };
 	static const char *const target_known[] = { "name", "type", "mode", "active", "held", "leds", "devices",
 						    "failed_writes", "owed_keys", NULL };
-	printf("active: %s%s%s\n", str_of(st, "active", "?"),
-	       bool_of(st, "released", false) ? " (released: devices ungrabbed)" : "",
-	       bool_of(st, "locked", false) ? " (locked: the hotkeys do not switch)" : "");
+	printf("active: %s%s%s\n", jsonget_str(st, "active", "?"),
+	       jsonget_bool(st, "released", false) ? " (released: devices ungrabbed)" : "",
+	       jsonget_bool(st, "locked", false) ? " (locked: the hotkeys do not switch)" : "");
 	printf("targets:\n");
-	struct json_object *ts = member(st, "targets", json_type_array);
+	struct json_object *ts = jsonget_member(st, "targets", json_type_array);
 	for (size_t i = 0; ts && i < json_object_array_length(ts); i++) {
 		struct json_object *t = json_object_array_get_idx(ts, i);
-		const char *type = str_of(t, "type", "?");
-		const char *mode = str_of(t, "mode", NULL);
+		const char *type = jsonget_str(t, "type", "?");
+		const char *mode = jsonget_str(t, "mode", NULL);
 		char kind[48];
 		snprintf(kind, sizeof(kind), "%s%s%s%s", type, mode ? " (" : "", mode ? mode : "", mode ? ")" : "");
-		struct json_object *devs = member(t, "devices", json_type_object);
+		struct json_object *devs = jsonget_member(t, "devices", json_type_object);
 		bool any = devs && json_object_object_length(devs) > 0;
-		printf("  %c %-16s %-*s", bool_of(t, "active", false) ? '*' : ' ', str_of(t, "name", "?"), any ? 16 : 0,
+		printf("  %c %-16s %-*s", jsonget_bool(t, "active", false) ? '*' : ' ', jsonget_str(t, "name", "?"), any ? 16 : 0,
 		       kind);
 		if (any) {
 			json_object_object_foreach(devs, dkind, dnode)
@@ -236,14 +211,14 @@ static void print_status(struct json_object *st)
 		putchar('\n');
 		print_target_details(t);
 	}
-	struct json_object *in = member(st, "inputs", json_type_array);
+	struct json_object *in = jsonget_member(st, "inputs", json_type_array);
 	size_t n_in = in ? json_object_array_length(in) : 0;
 	printf("inputs:%s\n", n_in ? "" : " none");
 	for (size_t i = 0; i < n_in; i++) {
 		struct json_object *dev = json_object_array_get_idx(in, i);
-		printf("    %-20s %-9s %s\n", str_of(dev, "node", "?"), input_state(dev), str_of(dev, "name", "?"));
+		printf("    %-20s %-9s %s\n", jsonget_str(dev, "node", "?"), input_state(dev), jsonget_str(dev, "name", "?"));
 	}
-	struct json_object *c = member(st, "counters", json_type_object);
+	struct json_object *c = jsonget_member(st, "counters", json_type_object);
 	if (c && json_object_object_length(c)) {
 		printf("counters:");
 		int col = 9;
@@ -263,26 +238,27 @@ static void print_status(struct json_object *st)
 		}
 		putchar('\n');
 	}
-	printf("daemon: kvmswitch %s, pid %" PRId64 ", config %s", str_of(st, "version", "?"), int_of(st, "pid", 0),
-	       str_of(st, "config", "(built-in defaults)"));
+	stats_status_lines(stdout, st);
+	printf("daemon: kvmswitch %s, pid %" PRId64 ", config %s", jsonget_str(st, "version", "?"), jsonget_int(st, "pid", 0),
+	       jsonget_str(st, "config", "(built-in defaults)"));
 	print_extras(st, top_known);
 	putchar('\n');
 }
 
 static void print_list(struct json_object *l)
 {
-	struct json_object *outs = member(l, "outputs", json_type_array);
-	struct json_object *ins = member(l, "inputs", json_type_array);
+	struct json_object *outs = jsonget_member(l, "outputs", json_type_array);
+	struct json_object *ins = jsonget_member(l, "inputs", json_type_array);
 	printf("%-16s %-9s %-20s %s\n", "TARGET", "KIND", "NODE", "NAME");
 	for (size_t i = 0; outs && i < json_object_array_length(outs); i++) {
 		struct json_object *o = json_object_array_get_idx(outs, i);
-		printf("%-16s %-9s %-20s %s\n", str_of(o, "target", "?"), str_of(o, "kind", "?"), str_of(o, "node", "?"),
-		       str_of(o, "name", ""));
+		printf("%-16s %-9s %-20s %s\n", jsonget_str(o, "target", "?"), jsonget_str(o, "kind", "?"), jsonget_str(o, "node", "?"),
+		       jsonget_str(o, "name", ""));
 	}
 	printf("\n%-26s %-20s %s\n", "INPUT", "NODE", "NAME");
 	for (size_t i = 0; ins && i < json_object_array_length(ins); i++) {
 		struct json_object *dev = json_object_array_get_idx(ins, i);
-		printf("%-26s %-20s %s\n", input_state(dev), str_of(dev, "node", "?"), str_of(dev, "name", "?"));
+		printf("%-26s %-20s %s\n", input_state(dev), jsonget_str(dev, "node", "?"), jsonget_str(dev, "name", "?"));
 	}
 }
 
@@ -312,6 +288,9 @@ static struct json_object *parse_json(const char *text, char *err, size_t errlen
 	return v;
 }
 
+/* `kvmswitch stats` shows the status reply its own way. */
+static bool stats_view;
+
 static int print_structured(const struct proto_request *req, const char *text, bool json)
 {
 	if (json) {
@@ -326,7 +305,9 @@ static int print_structured(const struct proto_request *req, const char *text, b
 		json_object_put(v);
 		return EXIT_REFUSED;
 	}
-	if (req->cmd == PROTO_STATUS)
+	if (req->cmd == PROTO_STATUS && stats_view)
+		stats_print(stdout, v);
+	else if (req->cmd == PROTO_STATUS)
 		print_status(v);
 	else
 		print_list(v);
@@ -345,25 +326,25 @@ static void print_monitor_event(const char *text)
 		return;
 	}
 	char dev[160], where[160];
-	snprintf(dev, sizeof(dev), "%s (%s)", str_of(e, "device", "?"), str_of(e, "node", "?"));
-	const char *route = str_of(e, "route", "?"), *target = str_of(e, "target", "?");
-	if (!strcmp(route, "target") && bool_of(e, "shared_key", false) && strcmp(target, "host"))
+	snprintf(dev, sizeof(dev), "%s (%s)", jsonget_str(e, "device", "?"), jsonget_str(e, "node", "?"));
+	const char *route = jsonget_str(e, "route", "?"), *target = jsonget_str(e, "target", "?");
+	if (!strcmp(route, "target") && jsonget_bool(e, "shared_key", false) && strcmp(target, "host"))
 		snprintf(where, sizeof(where), "host + %s (shared key)", target);
 	else if (!strcmp(route, "target"))
 		snprintf(where, sizeof(where), "%s%s", target,
-			 bool_of(e, "host_key", false)    ? " (host key)"
-			 : bool_of(e, "shared_key", false) ? " (shared key)"
-			 : bool_of(e, "host_only", false)  ? " (host-only device)"
+			 jsonget_bool(e, "host_key", false)    ? " (host key)"
+			 : jsonget_bool(e, "shared_key", false) ? " (shared key)"
+			 : jsonget_bool(e, "host_only", false)  ? " (host-only device)"
 							   : "");
 	else if (!strcmp(route, "host-read"))
 		snprintf(where, sizeof(where), "host (it reads the device itself)%s",
-			 bool_of(e, "hotkey", false) ? ", and a hotkey" : "");
+			 jsonget_bool(e, "hotkey", false) ? ", and a hotkey" : "");
 	else if (!strcmp(route, "hotkey"))
 		snprintf(where, sizeof(where), "nowhere: a hotkey");
 	else
 		snprintf(where, sizeof(where), "%s", route);
-	if (!strcmp(str_of(e, "type", ""), "key"))
-		printf("%-40s %-20s %-4s -> %s\n", dev, str_of(e, "key", "?"), str_of(e, "value", "?"), where);
+	if (!strcmp(jsonget_str(e, "type", ""), "key"))
+		printf("%-40s %-20s %-4s -> %s\n", dev, jsonget_str(e, "key", "?"), jsonget_str(e, "value", "?"), where);
 	else
 		printf("%-40s %-25s -> %s\n", dev, "motion", where);
 	json_object_put(e);
@@ -550,9 +531,9 @@ int client_targets(const char *socket_path, struct buf *names)
 		return rc;
 	}
 	struct json_object *st = parse_json(text, err, sizeof(err));
-	struct json_object *ts = st ? member(st, "targets", json_type_array) : NULL;
+	struct json_object *ts = st ? jsonget_member(st, "targets", json_type_array) : NULL;
 	for (size_t i = 0; ts && i < json_object_array_length(ts); i++) {
-		const char *name = str_of(json_object_array_get_idx(ts, i), "name", NULL);
+		const char *name = jsonget_str(json_object_array_get_idx(ts, i), "name", NULL);
 		if (name)
 			buf_printf(names, "%s\n", name);
 	}
@@ -562,6 +543,23 @@ int client_targets(const char *socket_path, struct buf *names)
 	return rc;
 }
 
+int client_stats(const char *socket_path, bool watch)
+{
+	const struct proto_request req = { .cmd = PROTO_STATUS };
+	bool tty = isatty(STDOUT_FILENO);
+	stats_view = true;
+	for (;;) {
+		if (watch && tty)
+			fputs("\033[H\033[2J", stdout); /* home, clear the screen */
+		int rc = client_request(socket_path, &req, false);
+		if (rc != EXIT_OK || !watch)
+			return rc;
+		if (!tty)
+			putchar('\n');
+		fflush(stdout);
+		sleep(1);
+	}
+}
 
 /* ---- kvmswitch remote ---- */
 

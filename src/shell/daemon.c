@@ -25,11 +25,13 @@
 #include "discover.h"
 #include "hooks.h"
 #include "inputs.h"
+#include "latstats.h"
 #include "listener.h"
 #include "log.h"
 #include "monitor.h"
 #include "outputs.h"
 #include "qmplink.h"
+#include "realtime.h"
 #include "preflight.h"
 #include "virt.h"
 
@@ -70,6 +72,7 @@ struct daemon {
 	struct outputs *outputs; /* the targets' virtual devices */
 	struct qmplink *qmp;     /* `qmp = PATH`: the devices added to QEMUs */
 	struct counters n;
+	struct latstats *lat;   /* the hop of every forwarded frame */
 	struct monitor monitor; /* `kvmswitch monitor`: on while a client asks */
 	bool monitoring;
 	uint64_t now;
@@ -155,7 +158,8 @@ static bool qmp_kept(void *data, int t, enum vkind kind)
 static void out_emit(void *data, int target, enum vkind kind, const struct input_event *ev, size_t n)
 {
 	struct daemon *d = data;
-	outputs_emit(d->outputs, target, kind, ev, n, d->now);
+	if (outputs_emit(d->outputs, target, kind, ev, n, d->now))
+		latstats_record(d->lat, target, kind, ev, n);
 }
 
 static int out_grab(void *data, int i, bool on, struct router_grab *res)
@@ -255,7 +259,7 @@ static void update_monitor(struct daemon *d)
 
 /* ---- reload ---- */
 
-static int reload(struct daemon *d, char *err, size_t errlen)
+static int reload_config(struct daemon *d, char *err, size_t errlen)
 {
 	char path[PATH_MAX];
 	struct config *cfg = preflight_read(d->opt->config_path, path, sizeof(path), err, errlen);
@@ -274,6 +278,7 @@ static int reload(struct daemon *d, char *err, size_t errlen)
 	router_release_vanishing(d->router, map);
 
 	int vrc = outputs_reconfigure(d->outputs, old, cfg, map);
+	latstats_remap(d->lat, map, old->n_target);
 	d->cfg = cfg;
 	if (d->virt)
 		virt_reconfigure(d->virt, cfg, map);
@@ -281,6 +286,8 @@ static int reload(struct daemon *d, char *err, size_t errlen)
 	devices_changed(d);
 	config_destroy(old);
 	snprintf(d->config_path, sizeof(d->config_path), "%s", path);
+	if (cfg->realtime != realtime_setting())
+		log_info("realtime = %s takes effect when kvmswitch is restarted", realtime_mode_name(cfg->realtime));
 
 	/* The match rules may have changed: drop what they no longer select,
 	 * take what they now do. */
@@ -294,6 +301,16 @@ static int reload(struct daemon *d, char *err, size_t errlen)
 		return -1;
 	}
 	return 0;
+}
+
+/* A reload reads files and enumerates devices: not forwarding, and maybe
+ * longer than the real-time bound on a slow machine, so at normal priority. */
+static int reload(struct daemon *d, char *err, size_t errlen)
+{
+	realtime_leave();
+	int rc = reload_config(d, err, errlen);
+	realtime_enter();
+	return rc;
 }
 
 /* ---- what commands act on (command.c) ---- */
@@ -326,6 +343,7 @@ static void cmd_view(void *data, struct report_view *v)
 	v->router = d->router;
 	v->virt = d->virt;
 	v->qmp = d->qmp;
+	v->lat = d->lat;
 	v->vd = outputs_table(d->outputs);
 	for (int i = 0; i < ROUTER_MAX_DEVICES; i++) {
 		v->input[i].node = inputs_node(d->inputs, i);
@@ -506,7 +524,8 @@ static int setup(struct daemon *d, char *err, size_t errlen)
 	d->next_ctl_tick = now_ms() + 60 * 1000;
 	d->hooks = hooks_create();
 	d->listener = listener_create(&d->cmd);
-	if (!d->hooks || !d->listener) {
+	d->lat = latstats_create();
+	if (!d->hooks || !d->listener || !d->lat) {
 		snprintf(err, errlen, "cannot start: %s", strerror(errno));
 		return -1;
 	}
@@ -542,6 +561,9 @@ static int setup(struct daemon *d, char *err, size_t errlen)
 	}
 	d->now = now_ms();
 	devices_changed(d);
+	/* Before anything is grabbed: `yes` may refuse to start. */
+	if (realtime_start(d->cfg->realtime, err, errlen) < 0)
+		return -1;
 	const struct router_output out = {
 		d, out_emit, out_grab, out_leds, out_prepare, out_switched, out_host_release, out_locked, out_queued,
 		out_moves
@@ -562,6 +584,10 @@ static int setup(struct daemon *d, char *err, size_t errlen)
 	router_start(d->router, d->now);
 	/* Devices after the start target, so each is grabbed (or not) once. */
 	inputs_enumerate(d->inputs, d->ds, d->cfg, d->now);
+	/* The loop at its real-time priority from here on. The libvirt
+	 * worker started above and every thread or hook started later run
+	 * SCHED_OTHER (SCHED_RESET_ON_FORK). */
+	realtime_enter();
 	return 0;
 }
 
@@ -592,6 +618,7 @@ static void teardown(struct daemon *d)
 	router_destroy(d->router);
 	listener_destroy(d->listener);
 	hooks_destroy(d->hooks);
+	latstats_destroy(d->lat);
 	ctl_destroy(d->ctl, true);
 	discover_destroy(d->ds);
 	config_destroy(d->cfg);
@@ -631,6 +658,7 @@ int daemon_run(const struct daemon_options *opt)
 			break;
 		}
 		d->now = now_ms();
+		realtime_poll();
 		for (int i = 0; i < n && !d->quit; i++) {
 			uint32_t tag = (uint32_t)(ev[i].data.u64 >> 32);
 			uint32_t idx = (uint32_t)ev[i].data.u64;

@@ -34,6 +34,7 @@ static const char usage_text[] =
 	"  list --daemon [--json]\n"
 	"                        the running daemon's virtual devices and inputs\n"
 	"  status [--json]       the running daemon's state\n"
+	"  stats [--watch]       the time each forwarded frame took, the event loop's priority\n"
 	"  switch TARGET         make TARGET active\n"
 	"  toggle                host <-> the last VM target\n"
 	"  next | prev           the next/previous target in config order\n"
@@ -83,6 +84,12 @@ static const struct cmd_help helps[] = {
 		  "With --daemon: the running daemon's virtual devices (target, kind, node)\n"
 		  "and the inputs it holds.\n" },
 	{ "status", "usage: kvmswitch status [--json]\nShow the running daemon's state.\n" },
+	{ "stats", "usage: kvmswitch stats [--watch]\n"
+		   "Per target and device kind, the frames forwarded and the 50th, 99th and 99.9th\n"
+		   "percentile and maximum of their hop (the source frame's kernel timestamp to the\n"
+		   "return of the write() that forwarded it), since start and over the last minute;\n"
+		   "then how the event loop is scheduled.\n"
+		   "  --watch   show them again every second\n" },
 	{ "switch", "usage: kvmswitch switch TARGET\nMake TARGET active. Prints the active target.\n" },
 	{ "toggle", "usage: kvmswitch toggle\nFrom the host to the last VM target, from a VM target to the host.\n" },
 	{ "next", "usage: kvmswitch next\nThe next target in config order.\n" },
@@ -120,6 +127,7 @@ struct args {
 	bool json;
 	bool verbose;
 	bool daemon; /* list --daemon */
+	bool watch;  /* stats --watch */
 	int first; /* index of the first positional argument */
 };
 
@@ -129,6 +137,7 @@ static int parse_args(const char *cmd, int argc, char **argv, struct args *a, bo
 		{ "config", required_argument, NULL, 'c' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "daemon", no_argument, NULL, 'd' },
+		{ "watch", no_argument, NULL, 'w' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -150,6 +159,11 @@ static int parse_args(const char *cmd, int argc, char **argv, struct args *a, bo
 			if (strcmp(cmd, "list") != 0)
 				goto bad;
 			a->daemon = true;
+			break;
+		case 'w':
+			if (strcmp(cmd, "stats") != 0)
+				goto bad;
+			a->watch = true;
 			break;
 		case 'v':
 			a->verbose = true;
@@ -382,6 +396,15 @@ int main(int argc, char **argv)
 		}
 		struct proto_request lreq = { .cmd = PROTO_LIST };
 		return client_request(NULL, &lreq, a.json);
+	}
+	if (!strcmp(cmd, "stats")) {
+		if (npos || a.json) {
+			help_for(cmd, stderr);
+			return EXIT_USAGE;
+		}
+		if (parse_only())
+			return EXIT_OK;
+		return client_stats(NULL, a.watch);
 	}
 	if (!strcmp(cmd, "keys")) {
 		if (npos) {

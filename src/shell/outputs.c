@@ -199,14 +199,15 @@ static void write_result(struct outputs *o, int t, int k, int rc, uint64_t now)
 	}
 }
 
-void outputs_emit(struct outputs *o, int t, enum vkind kind, const struct input_event *ev, size_t n,
+bool outputs_emit(struct outputs *o, int t, enum vkind kind, const struct input_event *ev, size_t n,
 		  uint64_t now)
 {
 	struct vdev *v = o->vd[t][kind];
+	int rc = -ENODEV;
 	if (!v) {
 		o->write_errors++;
 	} else {
-		int rc = vdev_write(v, ev, n);
+		rc = vdev_write(v, ev, n);
 		if (rc < 0 || o->failing[t][kind])
 			write_result(o, t, kind, rc, now);
 	}
@@ -219,6 +220,7 @@ void outputs_emit(struct outputs *o, int t, enum vkind kind, const struct input_
 				o->echo |= 1u << t;
 				break;
 			}
+	return rc >= 0;
 }
 
 static void on_led(void *data, unsigned code, int value)

@@ -3,7 +3,9 @@
 #include <stdio.h>
 #include <unistd.h>
 
+#include "latstats.h"
 #include "qmplink.h"
+#include "realtime.h"
 #include "virt.h"
 
 /* "inputs": the devices taken, for status and list. */
@@ -134,6 +136,9 @@ void report_status(const struct report_view *v, struct json *j)
 		json_uint(j, counters[i].value);
 	}
 	json_object_end(j);
+	if (v->lat)
+		latstats_json(v->lat, v->cfg, j);
+	realtime_status_json(j);
 	json_object_end(j);
 }
 

@@ -10,14 +10,24 @@
  * frame is {MSC_SCAN seq, REL_X +-1, SYN_REPORT} in one write(). It is read
  * back from
  *   floor         the source's own event node (no forwarder);
- *   kvmswitch     "kvmswitch guest pointer" (the source grabbed, guest active);
+ *   kvmswitch     "kvmswitch guest pointer" (the source grabbed, guest active;
+ *                 realtime = auto: SCHED_FIFO, as root in the VM);
+ *   kvmswitch_nort    the same with realtime = no (SCHED_OTHER);
+ *   kvmswitch_nolat   build/bench/kvmswitch-nolatstats: kvmswitch without
+ *                 measuring its hop (the cost of measuring: syscalls and
+ *                 instructions only);
  *   interception  interception -g SRC | uinput -d SRC -c NAME.yaml;
+ *   interception_nice the same, both processes under nice -n -20;
  *   pyevdev       tests/bench/pyevdev-forward.py (python3-evdev, a typical
  *                 user script: read_loop() + UInput.write_event()).
  *
  * Modes: closed loop (write, wait for it, repeat) and open loop at 1000 and
  * 8000 frames/s (a writer thread on absolute clock_nanosleep deadlines, a
- * reader on poll+read). Per run: round-trip latency (CLOCK_MONOTONIC before
+ * reader on poll+read); each also loaded (MODE_cpu: one busy loop per CPU at
+ * normal priority; MODE_mem: one memory-bandwidth hog, dd from /dev/zero to
+ * /dev/null in 16 MiB blocks, per CPU). For kvmswitch, its own figures for
+ * the run (status "latency": the hop from the source frame's kernel
+ * timestamp to its write()'s return) are kept beside the harness's. Per run: round-trip latency (CLOCK_MONOTONIC before
  * the write, after the read that returned the frame) and the output event's
  * kernel timestamp (EVIOCSCLOCKID CLOCK_MONOTONIC) minus the write time;
  * frames lost, duplicated, reordered or without a sequence number;
@@ -258,6 +268,7 @@ static size_t pids_in_group(pid_t pgid, const char *comm, pid_t *out, size_t max
 
 struct contender {
 	const char *name;
+	bool kvmswitch, interception; /* a kvmswitch / an interception-tools contender */
 	struct tdev *src;
 	int src_fd; /* the source's uinput fd: frames are written here */
 	int out_fd; /* the node frames are read back from */
@@ -588,8 +599,20 @@ static int64_t pct(const int64_t *v, size_t n, double p)
 	return v[k == 0 ? 0 : (k > n ? n - 1 : k - 1)];
 }
 
+/* What a run knows beyond the frames: the load, and kvmswitch's own view. */
+struct run_extra {
+	const char *load; /* "none", "cpu", "mem" */
+	int hogs;
+	long long syn_dropped_forwarder; /* -1: not kvmswitch */
+	/* kvmswitch's hop for guest pointer since its start (status
+	 * "latency"; warm-up and sync frames included), frames -1 if none. */
+	long long own_frames, own_p50_ns, own_p99_ns, own_p999_ns, own_max_ns;
+	char rt_policy[32]; /* its event loop's policy at the end ("" if none) */
+	bool rt_dropped;    /* the runaway bound dropped it during the run */
+};
+
 /* Writes the latency figures of run r to its result file and CDF file. */
-static void run_report(struct run *r, double cpu_ms, const char *extra_key, long long extra)
+static void run_report(struct run *r, double cpu_ms, const struct run_extra *ex)
 {
 	struct contender *c = r->c;
 	uint32_t sent = (uint32_t)atomic_load(&r->sent);
@@ -648,8 +671,21 @@ static void run_report(struct run *r, double cpu_ms, const char *extra_key, long
 		/* Per frame forwarded, as the syscalls. */
 		kv_put(&k, "cpu_ms_per_100k", "%.1f", r->received ? cpu_ms * 100000.0 / r->received : 0);
 	}
-	if (extra_key)
-		kv_put(&k, extra_key, "%lld", extra);
+	kv_put(&k, "load", "%s", ex->load);
+	kv_put(&k, "hogs", "%d", ex->hogs);
+	if (ex->syn_dropped_forwarder >= 0)
+		kv_put(&k, "syn_dropped_forwarder", "%lld", ex->syn_dropped_forwarder);
+	if (ex->own_frames >= 0) {
+		kv_put(&k, "own_frames", "%lld", ex->own_frames);
+		kv_put(&k, "own_p50_us", "%.1f", ex->own_p50_ns / 1e3);
+		kv_put(&k, "own_p99_us", "%.1f", ex->own_p99_ns / 1e3);
+		kv_put(&k, "own_p999_us", "%.1f", ex->own_p999_ns / 1e3);
+		kv_put(&k, "own_max_us", "%.1f", ex->own_max_ns / 1e3);
+	}
+	if (ex->rt_policy[0]) {
+		kv_put(&k, "rt_policy", "%s", ex->rt_policy);
+		kv_put(&k, "rt_dropped", "%d", ex->rt_dropped);
+	}
 	kv_close(&k);
 
 	/* The CDF: percentiles on a "nines" scale, up to the maximum. */
@@ -694,43 +730,88 @@ static const char *cg_prefix(bool cg)
 	return buf;
 }
 
+/* make bench's baseline: kvmswitch without measuring its hop. */
+static const char *nolat_binary(void)
+{
+	static char path[PATH_MAX + 64];
+	if (!path[0]) {
+		char dir[PATH_MAX];
+		snprintf(dir, sizeof(dir), "%s", ksd_binary());
+		char *slash = strrchr(dir, '/');
+		if (slash)
+			*slash = '\0';
+		snprintf(path, sizeof(path), "%s/bench/kvmswitch-nolatstats", dir);
+		if (access(path, X_OK) < 0)
+			ITEST_FAIL("%s: %s (make bench builds it)", path, strerror(errno));
+	}
+	return path;
+}
+
 static void contender_start(struct contender *c, const char *name, bool cg)
 {
 	memset(c, 0, sizeof(*c));
 	case_start_ns = now_ns();
 	c->name = name;
+	c->kvmswitch = strncmp(name, "kvmswitch", 9) == 0;
+	c->interception = strncmp(name, "interception", 12) == 0;
 	c->out_fd = -1;
 	itest_defer(contender_close, c);
 	c->src = tdev_create_spec("bench mouse", SRC_SPEC);
 	const char *src = tdev_devnode(c->src);
 	char *cmd = NULL;
 	const char *out_name = NULL;
-	if (strcmp(name, "kvmswitch") == 0 && !cg) {
-		/* The source exists first, so kvmswitch takes it at start. */
-		c->ksd = ksd_start(KSD_MATCH_TEST_DEVICES "[general]\nstart = guest\n");
+	const char *kcfg = strcmp(name, "kvmswitch_nort") == 0 ?
+				   KSD_MATCH_TEST_DEVICES "[general]\nstart = guest\nrealtime = no\n" :
+				   KSD_MATCH_TEST_DEVICES "[general]\nstart = guest\n";
+	if (c->kvmswitch && strcmp(name, "kvmswitch") != 0 && strcmp(name, "kvmswitch_nort") != 0 &&
+	    strcmp(name, "kvmswitch_nolat") != 0)
+		ITEST_FAIL("unknown contender %s", name);
+	/* The previous case's kvmswitch devices (same names) must be gone, or
+	 * their node could be taken for the new ones. */
+	int64_t gone_by = itest_now_ms() + START_TIMEOUT_MS;
+	for (char *old; c->kvmswitch && (old = treader_find_node("kvmswitch guest pointer", 0)); usleep(100000)) {
+		free(old);
+		if (itest_now_ms() > gone_by)
+			ITEST_FAIL("an earlier kvmswitch's guest pointer does not go away");
+	}
+	if (c->kvmswitch && !cg) {
+		/* The source exists first, so kvmswitch takes it at start. The
+		 * baseline binary is swapped in by the shell (ksd runs
+		 * WRAPPER... kvmswitch run ...). */
+		const char *const swap[] = { "sh", "-c", "shift; exec \"$0\" \"$@\"", nolat_binary(), NULL };
+		c->ksd = ksd_start_as(kcfg, NULL, strcmp(name, "kvmswitch_nolat") == 0 ? swap : NULL);
 		ITEST_ASSERT_MSG(ksd_wait_input(c->ksd, src, true, START_TIMEOUT_MS), "kvmswitch did not grab %s", src);
 		c->out_node = ksd_vdev_node(c->ksd, "guest", "pointer");
 		c->pids[c->n_pids++] = tproc_pid(ksd_proc(c->ksd));
-	} else if (strcmp(name, "kvmswitch") == 0) {
+	} else if (c->kvmswitch) {
 		/* Under valgrind: started here, without ksd's start-up timeout. */
 		char *cfgpath = itest_tmpfile("kvmswitch.conf");
 		FILE *f = fopen(cfgpath, "w");
 		ITEST_ASSERT_NOT_NULL(f);
-		fputs(KSD_MATCH_TEST_DEVICES "[general]\nstart = guest\n", f);
+		/* realtime = no: under valgrind the JIT would spin past the
+		 * real-time bound; the priority costs no instruction per frame. */
+		fputs(kcfg, f);
+		if (!strstr(kcfg, "realtime"))
+			fputs("realtime = no\n", f);
 		fclose(f);
 		if (asprintf(&cmd, "KVMSWITCH_SOCKET=%s/ks.sock exec %s%s run -c %s", itest_tmpdir(), cg_prefix(cg),
-			     ksd_binary(), cfgpath) < 0)
+			     strcmp(name, "kvmswitch_nolat") == 0 ? nolat_binary() : ksd_binary(), cfgpath) < 0)
 			ITEST_FAIL("out of memory");
 		free(cfgpath);
 		out_name = "kvmswitch guest pointer";
-	} else if (strcmp(name, "interception") == 0) {
+	} else if (c->interception) {
+		bool nice = strcmp(name, "interception_nice") == 0;
+		if (!nice && strcmp(name, "interception") != 0)
+			ITEST_FAIL("unknown contender %s", name);
 		char *yaml = itest_tmpfile("out.yaml");
 		FILE *f = fopen(yaml, "w");
 		ITEST_ASSERT_NOT_NULL(f);
 		fprintf(f, "NAME: kvmbench interception out\n");
 		fclose(f);
-		if (asprintf(&cmd, "%sinterception -g %s | exec %suinput -d %s -c %s", cg_prefix(cg), src, cg_prefix(cg),
-			     src, yaml) < 0)
+		/* nice -20: what a user would try first against a busy machine. */
+		const char *pri = nice ? "nice -n -20 " : "";
+		if (asprintf(&cmd, "%s%sinterception -g %s | exec %s%suinput -d %s -c %s", pri, cg_prefix(cg), src, pri,
+			     cg_prefix(cg), src, yaml) < 0)
 			ITEST_FAIL("out of memory");
 		free(yaml);
 		out_name = "kvmbench interception out";
@@ -763,13 +844,13 @@ static void contender_start(struct contender *c, const char *name, bool cg)
 		pid_t pg = tproc_pid(c->proc);
 		if (cg) {
 			c->n_pids = pids_in_group(pg, "callgrind-amd64", c->pids, MAX_PIDS);
-		} else if (strcmp(name, "interception") == 0) {
+		} else if (c->interception) {
 			c->n_pids = pids_in_group(pg, "interception", c->pids, MAX_PIDS);
 			c->n_pids += pids_in_group(pg, "uinput", c->pids + c->n_pids, MAX_PIDS - c->n_pids);
 		} else {
 			c->pids[c->n_pids++] = pg; /* exec'd by sh */
 		}
-		ITEST_ASSERT_EQ_INT(c->n_pids, strcmp(name, "interception") == 0 ? 2 : 1);
+		ITEST_ASSERT_EQ_INT(c->n_pids, c->interception ? 2 : 1);
 		free(cmd);
 	}
 	c->src_fd = tdev_fd(c->src);
@@ -783,14 +864,93 @@ static void contender_start(struct contender *c, const char *name, bool cg)
 	}
 }
 
-/* One measured run of contender `name` in `mode`. */
+/* The text of the value after "key": from `from` on, to the next ',' or
+ * '}', quotes removed; "" if absent. */
+static const char *json_value(const char *from, const char *key, char *buf, size_t len)
+{
+	char pat[96];
+	snprintf(pat, sizeof(pat), "\"%s\":", key);
+	const char *p = from ? strstr(from, pat) : NULL;
+	buf[0] = '\0';
+	if (!p)
+		return buf;
+	p += strlen(pat);
+	if (*p == '"')
+		snprintf(buf, len, "%.*s", (int)strcspn(p + 1, "\""), p + 1);
+	else
+		snprintf(buf, len, "%.*s", (int)strcspn(p, ",}"), p);
+	return buf;
+}
+
+/* kvmswitch's own figures from its status: the hop of guest pointer since
+ * start, and how its event loop is scheduled. */
+static void own_figures(struct contender *c, struct run_extra *x)
+{
+	x->own_frames = -1;
+	char *st = ksd_request(c->ksd, "status"), buf[64];
+	const char *o = strstr(st, "{\"target\":\"guest\",\"kind\":\"pointer\",");
+	const char *since = o ? strstr(o, "\"since_start\":") : NULL;
+	if (since) {
+		x->own_frames = atoll(json_value(since, "frames", buf, sizeof(buf)));
+		x->own_p50_ns = atoll(json_value(since, "p50_ns", buf, sizeof(buf)));
+		x->own_p99_ns = atoll(json_value(since, "p99_ns", buf, sizeof(buf)));
+		x->own_p999_ns = atoll(json_value(since, "p999_ns", buf, sizeof(buf)));
+		x->own_max_ns = atoll(json_value(since, "max_ns", buf, sizeof(buf)));
+	}
+	const char *rt = strstr(st, "\"realtime\":{");
+	json_value(rt, "policy", x->rt_policy, sizeof(x->rt_policy));
+	x->rt_dropped = strcmp(json_value(rt, "dropped", buf, sizeof(buf)), "true") == 0;
+	free(st);
+}
+
+/* The CPUs this program may run on. */
+static int n_cpus(void)
+{
+	cpu_set_t set;
+	if (sched_getaffinity(0, sizeof(set), &set) < 0)
+		return (int)sysconf(_SC_NPROCESSORS_ONLN);
+	return CPU_COUNT(&set);
+}
+
+/* One hog per CPU at normal priority (they inherit this thread's
+ * SCHED_OTHER): busy loops ("cpu") or memory-bandwidth hogs ("mem"). */
+static int hogs_start(const char *load, struct tproc **hogs, int max)
+{
+	int n = strcmp(load, "none") == 0 ? 0 : n_cpus();
+	n = n > max ? max : n;
+	for (int i = 0; i < n; i++) {
+		const char *const cpu[] = { "sh", "-c", "while :; do :; done", NULL };
+		const char *const mem[] = { "dd", "if=/dev/zero", "of=/dev/null", "bs=16M", NULL };
+		hogs[i] = tproc_spawn(strcmp(load, "mem") == 0 ? mem : cpu, NULL);
+	}
+	usleep(500000); /* let them take the CPUs */
+	for (int i = 0; i < n; i++)
+		ITEST_ASSERT_MSG(tproc_running(hogs[i]), "the %s hog %d exited", load, i);
+	return n;
+}
+
+static void hogs_stop(struct tproc **hogs, int n)
+{
+	for (int i = 0; i < n; i++) {
+		tproc_kill(hogs[i], SIGKILL);
+		tproc_wait(hogs[i], 10000);
+	}
+}
+
+/* One measured run of contender `name` in `mode` ("8000hz", or loaded:
+ * "8000hz_cpu", "closed_mem"). */
 static void bench_run(const char *name, const char *mode)
 {
 	const struct bench_conf *cf = conf();
-	struct contender c;
+	/* Static: contender_close, deferred to the case's end, uses it after we return. */
+	static struct contender c;
 	contender_start(&c, name, false);
-	unsigned hz = strcmp(mode, "1000hz") == 0 ? 1000 : strcmp(mode, "8000hz") == 0 ? 8000 : 0;
+	unsigned hz = strncmp(mode, "1000hz", 6) == 0 ? 1000 : strncmp(mode, "8000hz", 6) == 0 ? 8000 : 0;
 	double secs = hz == 1000 ? cf->hz1000_s : hz == 8000 ? cf->hz8000_s : cf->closed_s;
+	const char *us = strchr(mode, '_');
+	struct run_extra x = { .load = us ? us + 1 : "none", .syn_dropped_forwarder = -1, .own_frames = -1 };
+	struct tproc *hogs[64];
+	x.hogs = hogs_start(x.load, hogs, 64);
 	struct run r;
 	run_init(&r, &c, mode, hz, secs, 0);
 	long long dropped0 = c.ksd ? ksd_counter(c.ksd, "syn_dropped") : 0;
@@ -799,8 +959,16 @@ static void bench_run(const char *name, const char *mode)
 	double cpu_ms = -1;
 	if (c.n_pids)
 		cpu_ms = (double)(pids_cpu_ticks(c.pids, c.n_pids) - cpu0) * 1000.0 / (double)sysconf(_SC_CLK_TCK);
-	long long fwd_dropped = c.ksd ? ksd_counter(c.ksd, "syn_dropped") - dropped0 : -1;
-	run_report(&r, cpu_ms, c.ksd ? "syn_dropped_forwarder" : NULL, fwd_dropped);
+	hogs_stop(hogs, x.hogs);
+	if (c.ksd) {
+		x.syn_dropped_forwarder = ksd_counter(c.ksd, "syn_dropped") - dropped0;
+		own_figures(&c, &x);
+	}
+	run_report(&r, cpu_ms, &x);
+	if (x.own_frames >= 0)
+		itest_log("%-12s %-10s kvmswitch's own hop: %lld frames, p50 %.0f us p99 %.0f us max %.0f us (%s%s)", c.name,
+			  mode, x.own_frames, x.own_p50_ns / 1e3, x.own_p99_ns / 1e3, x.own_max_ns / 1e3, x.rt_policy,
+			  x.rt_dropped ? ", dropped by the runaway bound" : "");
 	/* The harness works: most frames of a closed loop come back. */
 	uint32_t sent = (uint32_t)atomic_load(&r.sent);
 	ITEST_ASSERT_GT_INT(sent, 0);
@@ -865,7 +1033,8 @@ static int perf_fds(pid_t pid)
 static void bench_syscalls(const char *name, unsigned hz)
 {
 	const struct bench_conf *cf = conf();
-	struct contender c;
+	/* Static: contender_close, deferred to the case's end, uses it after we return. */
+	static struct contender c;
 	contender_start(&c, name, false);
 	char pidlist[128] = "";
 	for (size_t i = 0; i < c.n_pids; i++)
@@ -1075,7 +1244,8 @@ static void callgrind_control(const char *op, pid_t pid)
 static void bench_instr(const char *name)
 {
 	uint32_t frames = (uint32_t)env_double("KVMBENCH_INSTR_FRAMES", 2000);
-	struct contender c;
+	/* Static: contender_close, deferred to the case's end, uses it after we return. */
+	static struct contender c;
 	contender_start(&c, name, true);
 	for (size_t i = 0; i < c.n_pids; i++)
 		callgrind_control("-z", c.pids[i]);
@@ -1146,23 +1316,58 @@ ITEST(machine)
 
 BENCH_CASE(closed, "closed", floor)
 BENCH_CASE(closed, "closed", kvmswitch)
+BENCH_CASE(closed, "closed", kvmswitch_nort)
 BENCH_CASE(closed, "closed", interception)
+BENCH_CASE(closed, "closed", interception_nice)
 BENCH_CASE(closed, "closed", pyevdev)
 BENCH_CASE(hz1000, "1000hz", floor)
 BENCH_CASE(hz1000, "1000hz", kvmswitch)
+BENCH_CASE(hz1000, "1000hz", kvmswitch_nort)
 BENCH_CASE(hz1000, "1000hz", interception)
+BENCH_CASE(hz1000, "1000hz", interception_nice)
 BENCH_CASE(hz1000, "1000hz", pyevdev)
 BENCH_CASE(hz8000, "8000hz", floor)
 BENCH_CASE(hz8000, "8000hz", kvmswitch)
+BENCH_CASE(hz8000, "8000hz", kvmswitch_nort)
 BENCH_CASE(hz8000, "8000hz", interception)
+BENCH_CASE(hz8000, "8000hz", interception_nice)
 BENCH_CASE(hz8000, "8000hz", pyevdev)
+/* Under load: a busy loop per CPU, then a memory-bandwidth hog per CPU. */
+BENCH_CASE(closed_cpu, "closed_cpu", floor)
+BENCH_CASE(closed_cpu, "closed_cpu", kvmswitch)
+BENCH_CASE(closed_cpu, "closed_cpu", kvmswitch_nort)
+BENCH_CASE(closed_cpu, "closed_cpu", interception)
+BENCH_CASE(closed_cpu, "closed_cpu", interception_nice)
+BENCH_CASE(hz1000_cpu, "1000hz_cpu", floor)
+BENCH_CASE(hz1000_cpu, "1000hz_cpu", kvmswitch)
+BENCH_CASE(hz1000_cpu, "1000hz_cpu", kvmswitch_nort)
+BENCH_CASE(hz1000_cpu, "1000hz_cpu", interception)
+BENCH_CASE(hz1000_cpu, "1000hz_cpu", interception_nice)
+BENCH_CASE(hz8000_cpu, "8000hz_cpu", floor)
+BENCH_CASE(hz8000_cpu, "8000hz_cpu", kvmswitch)
+BENCH_CASE(hz8000_cpu, "8000hz_cpu", kvmswitch_nort)
+BENCH_CASE(hz8000_cpu, "8000hz_cpu", interception)
+BENCH_CASE(hz8000_cpu, "8000hz_cpu", interception_nice)
+BENCH_CASE(closed_mem, "closed_mem", floor)
+BENCH_CASE(closed_mem, "closed_mem", kvmswitch)
+BENCH_CASE(closed_mem, "closed_mem", kvmswitch_nort)
+BENCH_CASE(closed_mem, "closed_mem", interception)
+BENCH_CASE(closed_mem, "closed_mem", interception_nice)
+BENCH_CASE(hz8000_mem, "8000hz_mem", floor)
+BENCH_CASE(hz8000_mem, "8000hz_mem", kvmswitch)
+BENCH_CASE(hz8000_mem, "8000hz_mem", kvmswitch_nort)
+BENCH_CASE(hz8000_mem, "8000hz_mem", interception)
+BENCH_CASE(hz8000_mem, "8000hz_mem", interception_nice)
 SYSCALL_CASE(1000, kvmswitch)
+SYSCALL_CASE(1000, kvmswitch_nolat)
 SYSCALL_CASE(1000, interception)
 SYSCALL_CASE(1000, pyevdev)
 SYSCALL_CASE(8000, kvmswitch)
+SYSCALL_CASE(8000, kvmswitch_nolat)
 SYSCALL_CASE(8000, interception)
 SYSCALL_CASE(8000, pyevdev)
 ITEST_TIMEOUT(instr_kvmswitch, 3600) { bench_instr("kvmswitch"); }
+ITEST_TIMEOUT(instr_kvmswitch_nolat, 3600) { bench_instr("kvmswitch_nolat"); }
 ITEST_TIMEOUT(instr_interception, 3600) { bench_instr("interception"); }
 ITEST_TIMEOUT(instr_pyevdev, 3600) { bench_instr("pyevdev"); }
 

@@ -12,6 +12,7 @@
 #include <limits.h>
 #include <linux/kcmp.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1367,6 +1368,43 @@ static void write_text(const char *path, const char *text)
 	ITEST_ASSERT(fclose(f) == 0);
 }
 
+#ifndef SCHED_RESET_ON_FORK
+#define SCHED_RESET_ON_FORK 0x40000000
+#endif
+
+/* The sysdwin target's keyboard, open for reading, once the unit's daemon
+ * has grabbed the test keyboard. */
+static struct treader *sysd_guest_keyboard(const char *sock)
+{
+	char *node = treader_find_node("kvmswitch sysdwin keyboard", T);
+	ITEST_ASSERT_NOT_NULL(node);
+	struct treader *r = treader_open(node, false);
+	free(node);
+	unsigned rep[2] = { 60000, 60000 };
+	ioctl(treader_fd(r), EVIOCSREP, rep);
+	ITEST_ASSERT(status_has(sock, "\"grabbed\":true", T));
+	return r;
+}
+
+/* What realtime = auto got under a unit: status says it, the kernel agrees
+ * (the policy of the daemon's main thread, priority 10, reset on fork), and
+ * the memory lock. */
+static void assert_realtime(const char *sock, long pid, int policy, const char *granted_by, bool locked)
+{
+	char want[256];
+	snprintf(want, sizeof(want), "\"policy\":\"%s\",\"priority\":10,\"granted_by\":\"%s\"",
+		 policy == SCHED_FIFO ? "SCHED_FIFO" : "SCHED_RR", granted_by);
+	ITEST_ASSERT_MSG(status_has(sock, want, T), "status lacks %s", want);
+	ITEST_ASSERT(status_has(sock, locked ? "\"memory_locked\":true" : "\"memory_locked\":false", T));
+	int p = sched_getscheduler((pid_t)pid);
+	struct sched_param sp = { 0 };
+	ITEST_ASSERT_SYSCALL(sched_getparam((pid_t)pid, &sp));
+	itest_log("the daemon (pid %ld) runs policy %d, priority %d, granted by %s", pid, p, sp.sched_priority,
+		  granted_by);
+	ITEST_ASSERT_EQ_INT(p, policy | SCHED_RESET_ON_FORK);
+	ITEST_ASSERT_EQ_INT(sp.sched_priority, 10);
+}
+
 /* Devices and a target of their own: a daemon left behind by a killed case
  * must not take other cases' devices. */
 #define SYSD_CFG                                                                                     \
@@ -1403,6 +1441,8 @@ ITEST_TIMEOUT(systemd_user_unit_restarts_keep_guest_device, 600)
 	watch_add(w, node);
 	ITEST_ASSERT(status_has(sock, "\"grabbed\":true", T));
 	key_reaches(kbd, r, KEY_A);
+	/* Root's user manager: the daemon has CAP_SYS_NICE. */
+	assert_realtime(sock, sysd_prop("kvmswitch.service", "MainPID"), SCHED_FIFO, "CAP_SYS_NICE", true);
 
 	/* systemctl reload: ExecReload=kvmswitch reload, synchronous. */
 	ITEST_ASSERT_EQ_INT(SYSTEMCTL("reload", "kvmswitch.service"), 0);
@@ -1484,18 +1524,94 @@ ITEST_TIMEOUT(systemd_system_unit_sandbox_works, 600)
 			 mi);
 	free(mi);
 
-	char *node = treader_find_node("kvmswitch sysdwin keyboard", T);
-	ITEST_ASSERT_NOT_NULL(node);
-	struct treader *r = treader_open(node, false);
-	unsigned rep[2] = { 60000, 60000 };
-	ioctl(treader_fd(r), EVIOCSREP, rep);
-	ITEST_ASSERT(status_has(sock, "\"grabbed\":true", T));
+	struct treader *r = sysd_guest_keyboard(sock);
 	key_reaches(kbd, r, KEY_Z);
+	/* No capabilities: LimitRTPRIO= and LimitMEMLOCK= grant realtime = auto. */
+	assert_realtime(sock, pid, SCHED_FIFO, "RLIMIT_RTPRIO", true);
 	ITEST_ASSERT_EQ_INT(SYSTEMCTL("reload", "kvmswitch-system.service"), 0);
 	ITEST_ASSERT(status_has(sock, "\"reloads\":1", T));
 	ITEST_ASSERT_EQ_INT(sysd_prop("kvmswitch-system.service", "NFileDescriptorStore"), 2);
 	ITEST_ASSERT_EQ_INT(SYSTEMCTL("stop", "kvmswitch-system.service"), 0);
 	unlink("/etc/kvmswitch/kvmswitch.conf");
-	free(node);
+	free(dest);
+}
+
+/* ---- RealtimeKit on the system bus ---- */
+
+static void wait_for(const char *const argv[], const char *what, struct tproc *p)
+{
+	int64_t deadline = itest_now_ms() + 120000;
+	while (tproc_run(argv, NULL, NULL, NULL, 30000) != 0) {
+		if (p && !tproc_running(p)) {
+			tproc_dump(p);
+			ITEST_FAIL("%s exited (status %d)", what, tproc_wait(p, 0));
+		}
+		ITEST_ASSERT_MSG(itest_now_ms() < deadline, "%s did not come up", what);
+		usleep(200000);
+	}
+}
+
+/* Waits until `name` has an owner on the system bus (no activation). */
+static void wait_for_name(const char *name, struct tproc *p)
+{
+	const char *const argv[] = { "busctl", "--system", "call", "org.freedesktop.DBus", "/org/freedesktop/DBus",
+				     "org.freedesktop.DBus", "GetNameOwner", "s", name, NULL };
+	wait_for(argv, name, p);
+}
+
+/* A D-Bus system bus with polkit and RealtimeKit on it, as a desktop has
+ * them (only in the test VM; stopped when the case ends). */
+static void system_bus_with_rtkit(void)
+{
+	if (!itest_in_vm())
+		itest_skip("starts a D-Bus system bus, polkitd and rtkit-daemon: runs only in the test VM");
+	RUN_OK("mkdir", "-p", "/run/dbus");
+	const char *const bus[] = { "dbus-daemon", "--system", "--nofork", "--nopidfile", NULL };
+	wait_for_name("org.freedesktop.DBus", tproc_spawn(bus, NULL));
+	/* (With --no-debug, polkitd 122 never took its name here.) */
+	const char *const pk[] = { "/usr/lib/polkit-1/polkitd", NULL };
+	wait_for_name("org.freedesktop.PolicyKit1", tproc_spawn(pk, NULL));
+	/* --no-limit-resources: with RLIMIT_FSIZE 0, its --stderr log into a
+	 * file would kill it (SIGXFSZ). */
+	const char *const kit[] = { "/usr/libexec/rtkit-daemon", "--stderr", "--no-limit-resources", NULL };
+	wait_for_name("org.freedesktop.RealtimeKit1", tproc_spawn(kit, NULL));
+}
+
+static void unlink_path(void *path)
+{
+	unlink(path);
+	free(path);
+}
+
+/* The user unit of a user with neither CAP_SYS_NICE nor RLIMIT_RTPRIO (a
+ * drop-in takes root's away, as a desktop user has none): realtime = auto
+ * gets SCHED_RR at priority 10 from RealtimeKit over the system bus, which
+ * the unit's sandbox lets it reach. Without CAP_IPC_LOCK, under the user
+ * manager's RLIMIT_MEMLOCK (8 MiB), its memory is not locked. */
+ITEST_TIMEOUT(systemd_user_unit_realtime_through_rtkit, 600)
+{
+	system_bus_with_rtkit();
+	struct sysd *s = sysd_start();
+	char *dest = stage_install_for_units();
+	char staged[PATH_MAX + 64], cfg[PATH_MAX], sock[PATH_MAX], *dropin;
+	snprintf(staged, sizeof(staged), "%s/usr/lib/systemd/user/kvmswitch.service", dest);
+	snprintf(cfg, sizeof(cfg), "%s/.config/kvmswitch/kvmswitch.conf", getenv("HOME"));
+	snprintf(sock, sizeof(sock), "%s/kvmswitch.sock", getenv("XDG_RUNTIME_DIR"));
+	write_text(cfg, SYSD_CFG);
+	if (asprintf(&dropin, "%s/kvmswitch.service.d/unprivileged.conf", s->unitdir) < 0)
+		ITEST_FAIL("out of memory");
+	write_text(dropin, "[Service]\nCapabilityBoundingSet=~CAP_SYS_NICE CAP_IPC_LOCK\nLimitRTPRIO=0\n");
+	itest_defer(unlink_path, dropin);
+	free(sysd_add_unit(s, dest, staged, "kvmswitch.service"));
+	struct tdev *kbd = tdev_create(TDEV_KEYBOARD, "sysd-kbd");
+
+	ITEST_ASSERT_EQ_INT(SYSTEMCTL("start", "kvmswitch.service"), 0);
+	ITEST_ASSERT(sysd_active("kvmswitch.service"));
+	long pid = sysd_prop("kvmswitch.service", "MainPID");
+	struct treader *r = sysd_guest_keyboard(sock);
+	key_reaches(kbd, r, KEY_K);
+	assert_realtime(sock, pid, SCHED_RR, "RealtimeKit", false);
+	ITEST_ASSERT_EQ_INT(SYSTEMCTL("stop", "kvmswitch.service"), 0);
+	unlink(cfg);
 	free(dest);
 }

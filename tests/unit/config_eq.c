@@ -103,6 +103,7 @@ bool config_equal(const struct config *a, const struct config *b, char *why, siz
 	    !SAME_STR(&c, a->emergency_text.text, b->emergency_text.text, "emergency", "[general]") ||
 	    !(chord_eq(&a->emergency, &b->emergency) || differ(&c, "resolved emergency", "[general]")) ||
 	    !SAME_STR(&c, a->start, b->start, "start", "[general]") ||
+	    !SAME(&c, a->realtime, b->realtime, "realtime", "[general]") ||
 	    !SAME_STR(&c, a->xkb_layout, b->xkb_layout, "xkb-layout", "[general]") ||
 	    !SAME_STR(&c, a->xkb_variant, b->xkb_variant, "xkb-variant", "[general]") ||
 	    !SAME_STR(&c, a->xkb_model, b->xkb_model, "xkb-model", "[general]") ||

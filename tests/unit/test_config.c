@@ -115,6 +115,28 @@ TEST(config_listener)
 	config_destroy(cfg);
 }
 
+TEST(config_realtime)
+{
+	char err[CONFIG_ERR_MAX];
+	struct config *cfg = parse("", err, sizeof(err));
+	CHECK(cfg);
+	CHECK_INT(cfg->realtime, REALTIME_AUTO);
+	config_destroy(cfg);
+	static const struct {
+		const char *value;
+		enum realtime_mode mode;
+	} cases[] = { { "auto", REALTIME_AUTO }, { "yes", REALTIME_YES }, { "no", REALTIME_NO } };
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char text[64];
+		snprintf(text, sizeof(text), "[general]\nrealtime = %s\n", cases[i].value);
+		cfg = parse(text, err, sizeof(err));
+		CHECK(cfg);
+		CHECK_INT(cfg->realtime, cases[i].mode);
+		CHECK_STR(realtime_mode_name(cfg->realtime), cases[i].value);
+		config_destroy(cfg);
+	}
+}
+
 TEST(config_hotkey_styles)
 {
 	static const struct {
@@ -204,6 +226,8 @@ TEST(config_errors)
 		{ "[target x]\ntype = usb\ndomain = d\npci = 11:00\n", "k.conf:4: bad PCI address '11:00'" },
 		{ "[target x]\nreturn-after = soon\n", "k.conf:2: 'return-after' must be seconds" },
 		{ "[general]\nstart = nowhere\n", "k.conf:2: start target 'nowhere' is not defined" },
+		{ "[general]\n\nrealtime = always\n", "k.conf:3: 'realtime' must be auto, yes or no, not 'always'" },
+		{ "[target x]\nrealtime = yes\n", "k.conf:2: unknown key 'realtime' in [target x] (it belongs to another section)" },
 		{ "[target h1]\ntype = host\n[target h2]\ntype = host\n", "k.conf:3: a second host target 'h2'" },
 		{ "[target host]\ntype = evdev\n", "k.conf:1: target 'host' is not of type host" },
 		{ "[input]\nmatch = name:\"unterminated\n", "k.conf:2: unterminated quote in match term 'name:'" },
