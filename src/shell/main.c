@@ -306,10 +306,10 @@ static void list_one(void *data, const struct discovered *dev)
 	json_string(j, kinds);
 	json_key(j, "take");
 	json_bool(j, v.take);
-	json_key(j, "host_only");
-	json_bool(j, v.host_only);
 	json_key(j, "reason");
 	json_string(j, v.reason);
+	json_key(j, "host_only");
+	json_bool(j, v.host_only);
 	json_key(j, "links");
 	json_array_begin(j);
 	for (size_t i = 0; i < dev->desc.n_links; i++)

@@ -165,8 +165,9 @@ ITEST(config_prints_what_parses_back)
 			       "\n[input]\n# match: none (the built-in choice: auto)\nexclude = name:\"Yubico YubiKey*\"\n",
 			       "\n[target host]\ntype = host\nmode = native\n",
 			       "\n[target win]\ntype = evdev\nhotkey = rightctrl+f2\n",
-			       "\ndomain = win11\nuri = qemu:///system\nlibvirt-input = evdev\nreturn-after = 0\n",
-			       "\nusb = 046d:c52b\n# pci: none\nreturn-after = 10m\n",
+			       "\ndomain = win11\nuri = qemu:///system\nlibvirt-input = evdev\n# usb: none\n# pci: none\n"
+			       "return-after = 0\nfollow = stop\n",
+			       "\nusb = 046d:c52b\n# pci: none\nreturn-after = 10m\nfollow = stop\n",
 			       "\n[listener]\nenable = no\n" };
 	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++)
 		ITEST_ASSERT_STR_CONTAINS(out, want[i]);

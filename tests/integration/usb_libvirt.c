@@ -718,7 +718,11 @@ ITEST_TIMEOUT(usb_attach_failure_rolls_back, 600)
 
 /* The USB device whose product string is `product` ("QEMU USB Mouse"), and
  * its serial; false if there is none. */
-static bool usb_by_product(const char *product, struct usbdev *out, char *serial, size_t len)
+/* The first USB device (of the VM's 0627:0001) named `product`, and with
+ * serial `want_serial` if that is not NULL (the VM's own devices share their
+ * product names with those a test plugs in); its serial into `serial`. */
+static bool usb_by_product(const char *product, const char *want_serial, struct usbdev *out, char *serial,
+			   size_t len)
 {
 	struct usbdev u[8];
 	int n = usb_devices(u, 8);
@@ -736,6 +740,8 @@ static bool usb_by_product(const char *product, struct usbdev *out, char *serial
 		snprintf(serial, len, "%s", s ? s : "");
 		serial[strcspn(serial, "\n")] = '\0';
 		free(s);
+		if (want_serial && strcmp(serial, want_serial) != 0)
+			continue;
 		return true;
 	}
 	return false;
@@ -808,7 +814,7 @@ static struct usbdev wait_usb_serial(const char *product, const char *serial, in
 	int64_t end = itest_now_ms() + timeout_ms;
 	struct usbdev u;
 	char s[128];
-	while (!usb_by_product(product, &u, s, sizeof(s)) || strcmp(s, serial) != 0) {
+	while (!usb_by_product(product, serial, &u, s, sizeof(s))) {
 		ITEST_ASSERT_MSG(itest_now_ms() < end, "no USB device '%s' with serial %s", product, serial);
 		usleep(100000);
 	}
@@ -826,7 +832,7 @@ ITEST_TIMEOUT(usb_evdev_target_takes_listed_device_along, 600)
 	dom_start(c, DOM_USB, NULL);
 	struct usbdev m;
 	char serial[128], cfg[1024];
-	ITEST_ASSERT_MSG(usb_by_product("QEMU USB Mouse", &m, serial, sizeof(serial)), "no USB mouse in sysfs");
+	ITEST_ASSERT_MSG(usb_by_product("QEMU USB Mouse", NULL, &m, serial, sizeof(serial)), "no USB mouse in sysfs");
 	ITEST_ASSERT_MSG(serial[0] != '\0', "the USB mouse has no serial");
 	itest_log("the mouse is %s, serial %s", m.sysname, serial);
 	snprintf(cfg, sizeof(cfg), "[input]\nmatch = id:0627:0001\n[target guest]\ndomain = " DOM_USB

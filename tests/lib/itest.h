@@ -196,8 +196,9 @@ bool itest_udev_wait_removed(const char *devnode, int timeout_ms);
 
 enum tdev_kind {
 	/* Every KEY_* below BTN_MISC and KEY_OK..KEY_MAX (no BTN_*), all LEDs,
-	 * MSC_SCAN, and EV_REP: the kernel's soft autorepeat (250/33 ms) runs
-	 * as on a real keyboard; a test that holds a key sets EVIOCSREP. */
+	 * MSC_SCAN; no EV_REP, so that a key a test holds on a loaded machine
+	 * does not repeat (a test that wants the kernel's soft autorepeat
+	 * makes its keyboard with tdev_create_spec and EV_REP). */
 	TDEV_KEYBOARD,
 	/* BTN_LEFT..BTN_TASK, REL_X/Y, REL_WHEEL/HWHEEL (+ _HI_RES). */
 	TDEV_MOUSE,
