@@ -19,7 +19,6 @@ struct evdev_in *evdev_in_open(const char *node);
 void evdev_in_close(struct evdev_in *d);
 
 int evdev_in_fd(const struct evdev_in *d);
-const char *evdev_in_node(const struct evdev_in *d);
 
 /* What the router needs to know, including the keys held right now. */
 void evdev_in_describe(struct evdev_in *d, struct router_device_info *info);
@@ -57,8 +56,5 @@ struct evdev_in_sink {
  * frame waits for the next call). Call it when the fd is readable. Returns
  * 0 or -errno (-ENODEV: gone). */
 int evdev_in_read(struct evdev_in *d, const struct evdev_in_sink *sink);
-
-/* Frames moved by a microsecond at a grab's edge (core/framer.h). */
-uint64_t evdev_in_edge_moves(const struct evdev_in *d);
 
 #endif

@@ -20,9 +20,6 @@ void keynames_destroy(struct keynames *kn);
 int keynames_compile(struct keynames *kn, char *err, size_t errlen);
 struct keyname_resolver keynames_resolver(struct keynames *kn);
 
-/* "KEY_LEFTCTRL" for a code, or NULL. */
-const char *keynames_code_name(unsigned code);
-
 /* A code's name as a chord takes it: "leftctrl" for KEY_LEFTCTRL, "BTN_SIDE"
  * for buttons (a bare "side" would be another key), into buf; NULL if the
  * code has no name. */

@@ -100,8 +100,4 @@ bool framer_feed(struct framer *f, size_t n, bool drained, const struct framer_o
  * (a grab taken back at once sets two). */
 void framer_set_edge(struct framer *f, enum framer_edge mode, int64_t edge_us, unsigned m);
 
-/* Forgets held events (the device's queue was read by something else, e.g.
- * a resync). */
-void framer_reset(struct framer *f);
-
 #endif

@@ -64,10 +64,4 @@ static inline bool key_is_keyboard(unsigned code)
 	return code > 0 && code < KEY_CNT && !key_is_button(code);
 }
 
-/* "Typing" keys: the classic keyboard block KEY_ESC..KEY_KPDOT. */
-static inline bool key_is_typing(unsigned code)
-{
-	return code >= KEY_ESC && code <= KEY_KPDOT;
-}
-
 #endif

@@ -50,13 +50,6 @@ void framer_init(struct framer *f)
 	memset(f, 0, sizeof(*f));
 }
 
-void framer_reset(struct framer *f)
-{
-	f->n = f->held = 0;
-	f->n_edge = f->n_pend = 0;
-	f->edge_seen = 0;
-}
-
 struct input_event *framer_space(struct framer *f, size_t *space)
 {
 	*space = FRAMER_MAX - f->n;

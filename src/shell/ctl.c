@@ -303,15 +303,22 @@ void ctl_tick(struct ctl *ctl, uint64_t now)
 	linesrv_tick(ctl->srv, now);
 }
 
-void ctl_broadcast(struct ctl *ctl, const char *line)
+/* A line to every client still reading that asked for it: the subscribers,
+ * or the monitor clients. */
+static void send_all(struct ctl *ctl, bool monitors, const char *line)
 {
 	for (struct linesrv_conn *conn = linesrv_first(ctl->srv); conn; conn = linesrv_next(conn)) {
 		struct ctl_client *c = linesrv_data(conn);
-		if (!c->subscribed || !linesrv_reading(conn))
+		if (!(monitors ? c->monitoring : c->subscribed) || !linesrv_reading(conn))
 			continue;
 		linesrv_reply(conn, "%s", line);
 		linesrv_flush(conn);
 	}
+}
+
+void ctl_broadcast(struct ctl *ctl, const char *line)
+{
+	send_all(ctl, false, line);
 }
 
 unsigned ctl_monitors(struct ctl *ctl)
@@ -324,13 +331,7 @@ unsigned ctl_monitors(struct ctl *ctl)
 
 void ctl_monitor_send(struct ctl *ctl, const char *line)
 {
-	for (struct linesrv_conn *conn = linesrv_first(ctl->srv); conn; conn = linesrv_next(conn)) {
-		struct ctl_client *c = linesrv_data(conn);
-		if (!c->monitoring || !linesrv_reading(conn))
-			continue;
-		linesrv_reply(conn, "%s", line);
-		linesrv_flush(conn);
-	}
+	send_all(ctl, true, line);
 }
 
 /* The client that is owed the reply with this ticket, or NULL. */

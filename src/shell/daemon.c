@@ -29,6 +29,7 @@
 #include "listener.h"
 #include "log.h"
 #include "monitor.h"
+#include "monotime.h"
 #include "outputs.h"
 #include "qmplink.h"
 #include "realtime.h"
@@ -79,13 +80,6 @@ struct daemon {
 	uint64_t next_ctl_tick;
 	bool quit;
 };
-
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 static int epoll_set(struct daemon *d, int op, int fd, uint64_t tag)
 {
@@ -324,7 +318,7 @@ static const struct config *cmd_config(void *data)
 static uint64_t cmd_clock(void *data)
 {
 	struct daemon *d = data;
-	d->now = now_ms();
+	d->now = monotime_ms();
 	return d->now;
 }
 
@@ -471,7 +465,7 @@ static void on_signal(struct daemon *d)
 			d->quit = true;
 			break;
 		case SIGCHLD:
-			hooks_reap(d->hooks, now_ms());
+			hooks_reap(d->hooks, monotime_ms());
 			break;
 		case SIGHUP: {
 			char err[CONFIG_ERR_MAX];
@@ -521,7 +515,7 @@ static int setup(struct daemon *d, char *err, size_t errlen)
 		return -1;
 	}
 	epoll_set(d, EPOLL_CTL_ADD, ctl_fd(d->ctl), TAGGED(TAG_CTL, 0));
-	d->next_ctl_tick = now_ms() + 60 * 1000;
+	d->next_ctl_tick = monotime_ms() + 60 * 1000;
 	d->hooks = hooks_create();
 	d->listener = listener_create(&d->cmd);
 	d->lat = latstats_create();
@@ -559,7 +553,7 @@ static int setup(struct daemon *d, char *err, size_t errlen)
 		snprintf(err, errlen, "cannot start: %s", strerror(errno));
 		return -1;
 	}
-	d->now = now_ms();
+	d->now = monotime_ms();
 	devices_changed(d);
 	/* Before anything is grabbed: `yes` may refuse to start. */
 	if (realtime_start(d->cfg->realtime, err, errlen) < 0)
@@ -580,7 +574,7 @@ static int setup(struct daemon *d, char *err, size_t errlen)
 		return -1;
 	}
 	epoll_set(d, EPOLL_CTL_ADD, discover_fd(d->ds), TAGGED(TAG_UDEV, 0));
-	d->now = now_ms();
+	d->now = monotime_ms();
 	router_start(d->router, d->now);
 	/* Devices after the start target, so each is grabbed (or not) once. */
 	inputs_enumerate(d->inputs, d->ds, d->cfg, d->now);
@@ -657,7 +651,7 @@ int daemon_run(const struct daemon_options *opt)
 			log_error("epoll_wait: %s", strerror(errno));
 			break;
 		}
-		d->now = now_ms();
+		d->now = monotime_ms();
 		realtime_poll();
 		for (int i = 0; i < n && !d->quit; i++) {
 			uint32_t tag = (uint32_t)(ev[i].data.u64 >> 32);

@@ -77,16 +77,6 @@ int evdev_in_fd(const struct evdev_in *d)
 	return d->fd;
 }
 
-const char *evdev_in_node(const struct evdev_in *d)
-{
-	return d->node;
-}
-
-uint64_t evdev_in_edge_moves(const struct evdev_in *d)
-{
-	return d->fr.bumped;
-}
-
 void evdev_in_describe(struct evdev_in *d, struct router_device_info *info)
 {
 	memset(info, 0, sizeof(*info));

@@ -238,11 +238,6 @@ struct keyname_resolver keynames_resolver(struct keynames *kn)
 	return (struct keyname_resolver){ kn, resolve };
 }
 
-const char *keynames_code_name(unsigned code)
-{
-	return libevdev_event_code_get_name(EV_KEY, code);
-}
-
 const char *keynames_config_name(unsigned code, char *buf, size_t len)
 {
 	const char *n = libevdev_event_code_get_name(EV_KEY, code);

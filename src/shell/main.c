@@ -182,22 +182,6 @@ bad:
 	return -1;
 }
 
-static int cmd_keys(const struct args *a)
-{
-	char path[4096], err[CONFIG_ERR_MAX];
-	struct config *cfg = conffile_read(a->config, path, sizeof(path), err, sizeof(err));
-	if (!cfg) {
-		fprintf(stderr, "%s\n", err);
-		return EXIT_REFUSED;
-	}
-	struct keynames *kn = keynames_create(cfg->xkb_layout, cfg->xkb_variant, cfg->xkb_model, cfg->xkb_options);
-	if (kn)
-		keynames_list(kn, stdout);
-	keynames_destroy(kn);
-	config_destroy(cfg);
-	return kn ? EXIT_OK : EXIT_REFUSED;
-}
-
 /* The configuration a command reads (-c, else the usual search), or NULL
  * after saying why. */
 static struct config *load_config(const struct args *a, char *path, size_t len)
@@ -207,6 +191,20 @@ static struct config *load_config(const struct args *a, char *path, size_t len)
 	if (!cfg)
 		fprintf(stderr, "%s\n", err);
 	return cfg;
+}
+
+static int cmd_keys(const struct args *a)
+{
+	char path[4096];
+	struct config *cfg = load_config(a, path, sizeof(path));
+	if (!cfg)
+		return EXIT_REFUSED;
+	struct keynames *kn = keynames_create(cfg->xkb_layout, cfg->xkb_variant, cfg->xkb_model, cfg->xkb_options);
+	if (kn)
+		keynames_list(kn, stdout);
+	keynames_destroy(kn);
+	config_destroy(cfg);
+	return kn ? EXIT_OK : EXIT_REFUSED;
 }
 
 static int cmd_check(const struct args *a)

@@ -14,12 +14,12 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "core/virtxml.h"
 #include "hotadd.h"
 #include "log.h"
+#include "monotime.h"
 
 #define MAX_LINKS (2 * CONFIG_MAX_TARGETS) /* each target's, and those closing */
 #define RETRY_MIN_MS 250
@@ -509,13 +509,6 @@ void qmplink_tick(struct qmplink *l, uint64_t now)
 	}
 }
 
-static uint64_t mono_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 void qmplink_destroy(struct qmplink *l, int timeout_ms)
 {
 	if (!l)
@@ -543,7 +536,7 @@ void qmplink_destroy(struct qmplink *l, int timeout_ms)
 		}
 		next_command(l, i);
 	}
-	uint64_t end = mono_ms() + (uint64_t)timeout_ms;
+	uint64_t end = monotime_ms() + (uint64_t)timeout_ms;
 	for (;;) {
 		struct pollfd p[MAX_LINKS];
 		int n = 0, idx[MAX_LINKS];
@@ -554,7 +547,7 @@ void qmplink_destroy(struct qmplink *l, int timeout_ms)
 			p[n] = (struct pollfd){ k->fd, (short)(POLLIN | (k->out ? POLLOUT : 0)), 0 };
 			idx[n++] = i;
 		}
-		uint64_t now = mono_ms();
+		uint64_t now = monotime_ms();
 		if (n == 0 || now >= end || poll(p, (nfds_t)n, (int)(end - now)) <= 0)
 			break;
 		for (int q = 0; q < n; q++)
@@ -562,7 +555,7 @@ void qmplink_destroy(struct qmplink *l, int timeout_ms)
 				qmplink_dispatch(l, idx[q],
 						 (p[q].revents & POLLOUT ? EPOLLOUT : 0) |
 							 (p[q].revents & (POLLIN | POLLHUP | POLLERR) ? EPOLLIN : 0),
-						 mono_ms());
+						 monotime_ms());
 	}
 	for (int i = 0; i < MAX_LINKS; i++)
 		if (l->link[i].used) {

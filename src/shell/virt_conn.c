@@ -126,7 +126,7 @@ struct wconn *conn_get(struct virt *v, const char *uri)
 		conn_drop(c);
 		c->closed = false;
 	}
-	uint64_t now = mono_ms();
+	uint64_t now = monotime_ms();
 	if (now < c->retry_at)
 		return NULL;
 	virResetLastError();

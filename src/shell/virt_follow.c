@@ -30,7 +30,7 @@ void follow_started(struct virt *v, struct wconn *c, virDomainPtr dom)
 		if (!wt->domain || !(wt->follow & FOLLOW_START) || strcmp(wt->uri, c->uri) != 0 ||
 		    (strcmp(wt->domain, name ? name : "") != 0 && strcasecmp(wt->domain, uuid) != 0))
 			continue;
-		w->follow_until[t] = mono_ms() + FOLLOW_WAIT_MS;
+		w->follow_until[t] = monotime_ms() + FOLLOW_WAIT_MS;
 		log_debug("target '%s': domain '%s' started; following it once its QEMU reads the target's devices",
 			  wt->name, wt->domain);
 	}
@@ -50,7 +50,7 @@ static void post_follow(struct virt *v, int t)
 uint64_t follow_check(struct virt *v)
 {
 	struct worker *w = &v->w;
-	uint64_t now = mono_ms(), next = UINT64_MAX;
+	uint64_t now = monotime_ms(), next = UINT64_MAX;
 	for (size_t t = 0; w->cfg && t < w->cfg->n; t++) {
 		if (!w->follow_until[t])
 			continue;

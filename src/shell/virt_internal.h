@@ -24,12 +24,12 @@
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
-#include <time.h>
 
 #include "core/config.h"
 #include "core/virtxml.h"
 #include "hostdevs.h"
 #include "hotadd.h"
+#include "monotime.h"
 #include "virt.h"
 
 #define MAX_ATTACHED 64
@@ -47,13 +47,6 @@ enum dstate {
 static inline bool dstate_gone(int s)
 {
 	return s == DS_STOPPED || s == DS_CRASHED || s == DS_MISSING;
-}
-
-static inline uint64_t mono_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
 /* A target as the worker sees it: a copy, the daemon may free its config. */

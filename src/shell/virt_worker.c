@@ -159,7 +159,7 @@ static void work(struct virt *v)
 			next_retry = c->retry_at;
 	}
 	if (next_retry != UINT64_MAX) {
-		uint64_t now = mono_ms();
+		uint64_t now = monotime_ms();
 		virEventUpdateTimeout(w->work_timer, next_retry > now ? (int)(next_retry - now) : 0);
 	}
 }
