@@ -92,16 +92,6 @@ static long proc_rss_kb(pid_t pid)
 	return kb;
 }
 
-static bool binary_has_asan(void)
-{
-	size_t len = 0;
-	char *bin = itest_read_file(ksd_binary(), &len);
-	ITEST_ASSERT_NOT_NULL(bin);
-	bool asan = memmem(bin, len, "__asan_init", 11) != NULL;
-	free(bin);
-	return asan;
-}
-
 /* The daemon's VmRSS did not grow by more than noise (512 kB) from rss0 in
  * a test that repeated something many times: glibc's heap settles at once.
  * ASan's allocator keeps taking fresh memory for a long while, so there
@@ -109,7 +99,7 @@ static bool binary_has_asan(void)
  * in for this one. */
 static void assert_rss_flat(long rss, long rss0)
 {
-	if (binary_has_asan()) {
+	if (itest_binary_has_asan(ksd_binary())) {
 		itest_log("ASan build: VmRSS %ld kB from %ld kB not checked; its exit status checks leaks",
 			  rss, rss0);
 		return;
@@ -580,7 +570,7 @@ ITEST_TIMEOUT(consumer_that_never_reads_does_not_stall, 600)
  * used, no leak (definite, indirect or possible). */
 ITEST_TIMEOUT(valgrind_run_stop_is_clean, 900)
 {
-	if (binary_has_asan())
+	if (itest_binary_has_asan(ksd_binary()))
 		itest_skip("the ASan build cannot run under valgrind (the plain build runs "
 			   "this case)");
 	if (access("/usr/bin/valgrind", X_OK) < 0)

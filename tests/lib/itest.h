@@ -97,6 +97,10 @@ int64_t itest_now_ms(void);
 char *itest_tmpfile_with(const char *name, const char *text, mode_t mode);
 /* Reads a whole file into a malloc'd NUL-terminated buffer; NULL with errno. */
 char *itest_read_file(const char *path, size_t *len);
+/* Is the program at path an AddressSanitizer build? (Its runtime replaces
+ * some calls: mlockall does nothing, valgrind cannot run it, LeakSanitizer
+ * needs ptrace.) Fails the case if it cannot be read. */
+bool itest_binary_has_asan(const char *path);
 
 #define ITEST_FAIL(...) itest_fail_at(__FILE__, __LINE__, __VA_ARGS__)
 

@@ -142,6 +142,16 @@ char *itest_read_file(const char *path, size_t *len)
 	return buf;
 }
 
+bool itest_binary_has_asan(const char *path)
+{
+	size_t len = 0;
+	char *bin = itest_read_file(path, &len);
+	ITEST_ASSERT_MSG(bin != NULL, "cannot read %s", path);
+	bool asan = memmem(bin, len, "__asan_init", 11) != NULL;
+	free(bin);
+	return asan;
+}
+
 bool itest_case_failed(void)
 {
 	return cur.result == 'F';
