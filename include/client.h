@@ -1,4 +1,4 @@
-/* The CLI side of the control socket, and `kvmswitch remote`. */
+/* The CLI side of the control socket (`kvmswitch remote` is remote.h's). */
 #ifndef KVMSWITCH_CLIENT_H
 #define KVMSWITCH_CLIENT_H
 
@@ -32,11 +32,5 @@ int client_targets(const char *socket_path, struct buf *names);
 /* `kvmswitch stats [--watch]`: the daemon's hop figures and scheduling
  * (stats.c), once or every second until the daemon goes away. */
 int client_stats(const char *socket_path, bool watch);
-
-/* `kvmswitch remote [--secret-file F] ADDRESS COMMAND [ARG]`: argv[0] is
- * "remote". Returns the exit status. */
-int client_remote(int argc, char **argv);
-
-extern const char client_remote_help[];
 
 #endif

@@ -1,5 +1,5 @@
 /* Reading the daemon's JSON replies in the CLI (json-c): a member of the
- * wanted type, or a default. Shared by client.c and stats.c. */
+ * wanted type, or a default. Shared by client.c, views.c and stats.c. */
 #ifndef KVMSWITCH_JSONGET_H
 #define KVMSWITCH_JSONGET_H
 

@@ -1,5 +1,5 @@
 /* The pieces of the network listener's authentication that the daemon's
- * listener (listener.c) and the client, `kvmswitch remote` (client.c), share:
+ * listener (listener.c) and the client, `kvmswitch remote` (remote.c), share:
  * reading the secret file, the HMAC, the address syntax. The protocol's pure
  * part (challenge, response, which commands) is core/auth.h. */
 #ifndef KVMSWITCH_NETAUTH_H

@@ -13,7 +13,7 @@ packages=(
 	libsodium-dev
 	# reading a domain's XML (src/shell/domxml.c)
 	libxml2-dev
-	# the CLI's reading of status and list replies (src/shell/client.c)
+	# the CLI's reading of status and list replies (src/shell/views.c)
 	libjson-c-dev
 	# key names at run time (libxkbcommon's keymaps)
 	xkb-data

@@ -16,6 +16,7 @@
 #include "log.h"
 #include "parseonly.h"
 #include "preflight.h"
+#include "remote.h"
 
 static const char usage_text[] =
 	"usage: kvmswitch [--version] [--help] COMMAND [ARGS]\n"
@@ -106,7 +107,7 @@ static const struct cmd_help helps[] = {
 		     "object per event.\n" },
 	{ "keys", "usage: kvmswitch keys [-c FILE]\nList the key names a chord, host-keys and shared-keys take, with\n"
 		  "QEMU's name and the XKB keysyms of the configured layout.\n" },
-	{ "remote", client_remote_help },
+	{ "remote", remote_help },
 	{ "libvirt-xml", virt_xml_help },
 };
 
@@ -363,7 +364,7 @@ int main(int argc, char **argv)
 		return EXIT_OK;
 	}
 	if (!strcmp(cmd, "remote"))
-		return client_remote(argc - 1, argv + 1);
+		return remote_run(argc - 1, argv + 1);
 	if (!strcmp(cmd, "libvirt-xml")) {
 		log_init(LOG_WARN);
 		return virt_xml_main(argc - 1, argv + 1);
