@@ -55,9 +55,10 @@ void virt_destroy(struct virt *v, int timeout_ms);
 /* Readable when virt_dispatch has results to deliver (through the hooks). */
 int virt_fd(const struct virt *v);
 void virt_dispatch(struct virt *v);
-/* After each round of the event loop: starts an attach that waited for the
- * router to ungrab. Cheap when nothing waits. */
-void virt_tick(struct virt *v);
+/* After a round of the event loop: starts an attach that waited for the
+ * router to ungrab. Returns whether one still waits: until the next
+ * virt_switched or virt_reconfigure, no round needs to ask again. */
+bool virt_tick(struct virt *v);
 
 /* router_output.prepare: 0, or -EHOSTDOWN (the target's domain is known
  * not to run, or not to exist) or -ENOTCONN (a usb target's libvirt cannot

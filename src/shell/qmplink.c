@@ -61,6 +61,7 @@ struct link {
 struct qmplink {
 	struct qmplink_env env;
 	struct link link[MAX_LINKS];
+	unsigned n_used; /* links in use: none, and the loop's deadline scan is skipped */
 	uint64_t now;
 };
 
@@ -117,8 +118,10 @@ static void disconnect(struct qmplink *l, int i)
 			k->obj[t].state = HA_ADD;
 		else
 			k->obj[t].state = HA_REMOVED;
-	if (k->closing)
+	if (k->closing && k->used) {
 		k->used = false;
+		l->n_used--;
+	}
 }
 
 static void flush_out(struct qmplink *l, int i)
@@ -418,6 +421,7 @@ void qmplink_configure(struct qmplink *l, const struct config *cfg, struct vdev 
 			struct link *k = &l->link[i];
 			memset(k, 0, sizeof(*k));
 			k->used = true;
+			l->n_used++;
 			k->fd = -1;
 			k->cur = -1;
 			k->reply_due = UINT64_MAX;
@@ -474,7 +478,7 @@ void qmplink_dispatch(struct qmplink *l, int i, uint32_t events, uint64_t now)
 uint64_t qmplink_deadline(const struct qmplink *l)
 {
 	uint64_t when = UINT64_MAX;
-	for (int i = 0; i < MAX_LINKS; i++) {
+	for (int i = 0; l->n_used && i < MAX_LINKS; i++) {
 		const struct link *k = &l->link[i];
 		if (!k->used)
 			continue;
@@ -491,12 +495,13 @@ void qmplink_tick(struct qmplink *l, uint64_t now)
 	if (!l)
 		return;
 	l->now = now;
-	for (int i = 0; i < MAX_LINKS; i++) {
+	for (int i = 0; l->n_used && i < MAX_LINKS; i++) {
 		struct link *k = &l->link[i];
 		if (!k->used)
 			continue;
 		if (k->st == L_IDLE && k->closing) {
 			k->used = false;
+			l->n_used--;
 		} else if (k->st == L_IDLE && k->retry_at && now >= k->retry_at) {
 			try_connect(l, i);
 		} else if (k->st != L_IDLE && now >= k->reply_due) {

@@ -286,14 +286,15 @@ void virt_dispatch(struct virt *v)
 	}
 }
 
-void virt_tick(struct virt *v)
+bool virt_tick(struct virt *v)
 {
 	if (!v->waiting)
-		return;
+		return false;
 	if (v->h.holding && v->h.holding(v->h.data, v->active))
-		return;
+		return true;
 	v->waiting = false;
 	post_wish(v, NULL, true, false);
+	return false;
 }
 
 int virt_prepare(struct virt *v, int from, int to)
