@@ -76,9 +76,15 @@ struct rtarget {
 	uint32_t leds;
 };
 
+/* A source event's kernel stamp, as the event carries it: copied to the
+ * events it becomes without converting it (make bench counts that). */
+struct stamp {
+	int64_t sec, usec;
+};
+
 struct obuf {
 	int target;
-	int64_t stamp_us; /* the source frame's kernel stamp, or 0 */
+	struct stamp stamp; /* the source frame's kernel stamp, or 0 */
 	size_t n;
 	struct input_event ev[OBUF_MAX];
 };
@@ -101,8 +107,9 @@ struct router {
 	bool msc_have;
 	int last_kind;         /* kind of the last event queued in this frame, or -1 */
 	int feeding;           /* the device whose batch is being fed, or -1 */
-	int64_t cur_us;        /* stamp of the source event being routed, or 0 */
+	struct stamp cur;      /* stamp of the source event being routed, or 0 */
 	struct obuf obuf[VK_COUNT];
+	unsigned queued;       /* kinds whose obuf holds events (bit 1 << kind) */
 	struct router_stats stats;
 	int dest, host;        /* dest_target() of other devices and of host-only ones */
 	bool locked;           /* the cycling and target hotkeys do nothing */
@@ -222,22 +229,34 @@ static bool route_key(const struct rdev *d, unsigned code, int *kind, unsigned *
 	return true;
 }
 
-static void flush_kind(struct router *r, int kind)
+/* Appends an event stamped like the source frame it comes from. */
+static ALWAYS_INLINE void put(struct obuf *b, unsigned type, unsigned code, int value)
+{
+	struct input_event *e = &b->ev[b->n++];
+	e->input_event_sec = b->stamp.sec;
+	e->input_event_usec = b->stamp.usec;
+	e->type = (uint16_t)type;
+	e->code = (uint16_t)code;
+	e->value = value;
+}
+
+static ALWAYS_INLINE void flush_kind(struct router *r, int kind)
 {
 	struct obuf *b = &r->obuf[kind];
 	if (b->n == 0)
 		return;
-	b->ev[b->n] = (struct input_event){ .type = EV_SYN, .code = SYN_REPORT, .value = 0 };
-	framer_set_stamp_us(&b->ev[b->n++], b->stamp_us);
+	put(b, EV_SYN, SYN_REPORT, 0);
 	r->out.emit(r->out.data, b->target, (enum vkind)kind, b->ev, b->n);
 	r->stats.frames_out[kind]++;
 	b->n = 0;
+	r->queued &= ~(1u << kind);
 }
 
+/* Every queued frame goes out, in the order of the kinds. */
 static void flush_all(struct router *r)
 {
-	for (int k = 0; k < VK_COUNT; k++)
-		flush_kind(r, k);
+	for (unsigned m = r->queued; m; m &= m - 1)
+		flush_kind(r, __builtin_ctz(m));
 	r->msc_have = false;
 	r->last_kind = -1;
 }
@@ -246,15 +265,12 @@ static void flush_all(struct router *r)
  * the last event queued; then every queued frame goes out. */
 static void end_frame(struct router *r)
 {
-	if (r->msc_have && r->last_kind >= 0 && r->obuf[r->last_kind].n) {
-		struct obuf *b = &r->obuf[r->last_kind];
-		b->ev[b->n] = (struct input_event){ .type = EV_MSC, .code = MSC_SCAN, .value = r->msc_pending };
-		framer_set_stamp_us(&b->ev[b->n++], b->stamp_us);
-	}
+	if (r->msc_have && r->last_kind >= 0 && r->obuf[r->last_kind].n)
+		put(&r->obuf[r->last_kind], EV_MSC, MSC_SCAN, r->msc_pending);
 	flush_all(r);
 }
 
-static void queue(struct router *r, int target, int kind, unsigned type, unsigned code, int value)
+static ALWAYS_INLINE void queue(struct router *r, int target, int kind, unsigned type, unsigned code, int value)
 {
 	struct obuf *b = &r->obuf[kind];
 	if (b->n && b->target != target)
@@ -262,14 +278,13 @@ static void queue(struct router *r, int target, int kind, unsigned type, unsigne
 	if (b->n + 4 > OBUF_MAX) /* room for two MSC_SCANs, the event and the SYN */
 		flush_kind(r, kind);
 	b->target = target;
-	b->stamp_us = r->cur_us;
+	b->stamp = r->cur;
 	if (r->msc_have) {
-		b->ev[b->n] = (struct input_event){ .type = EV_MSC, .code = MSC_SCAN, .value = r->msc_pending };
-		framer_set_stamp_us(&b->ev[b->n++], b->stamp_us);
+		put(b, EV_MSC, MSC_SCAN, r->msc_pending);
 		r->msc_have = false;
 	}
-	b->ev[b->n] = (struct input_event){ .type = (uint16_t)type, .code = (uint16_t)code, .value = value };
-	framer_set_stamp_us(&b->ev[b->n++], b->stamp_us);
+	put(b, type, code, value);
+	r->queued |= 1u << kind;
 	r->last_kind = kind;
 }
 
@@ -339,6 +354,8 @@ static void history_add(struct rdev *d, int64_t at_us, bool grabbed)
  * decide nothing any more and are dropped. */
 static ALWAYS_INLINE bool grabbed_at(struct rdev *d, int64_t t)
 {
+	if (d->n_change == 0) /* no grab change since the last frame read */
+		return d->grabbed_before;
 	int k = d->n_change;
 	while (k > 0 && d->change[k - 1].at_us > t)
 		k--;
@@ -398,10 +415,21 @@ static bool history_room(struct router *r, int i)
  * all queued before the grab could change). A grabbed device whose key the
  * host holds (its press was queued before the grab) lets go at once, so
  * that the host reads the release. */
+/* Nothing for dev_update_grab to do: the grab is what it should be (or
+ * cannot be), and the host holds no key of the device it must be let at.
+ * Asked after every batch, so kept inline. */
+static ALWAYS_INLINE bool grab_settled(const struct rdev *d)
+{
+	return !d->any_missed && !(d->grabbed && d->n_host > 0) &&
+	       (d->grabbed == d->want_grab || (d->want_grab && d->grab_failed));
+}
+
 static void dev_update_grab(struct router *r, int i, bool force)
 {
 	struct rdev *d = r->dev[i];
 	bool mid_batch = r->feeding == i;
+	if (grab_settled(d))
+		return;
 	if (d->any_missed && !mid_batch) {
 		/* The host holds keys whose release only kvmswitch read: let
 		 * go, then give the host the releases. The device is grabbed
@@ -955,15 +983,14 @@ static ALWAYS_INLINE void feed_body(struct router *r, int i, const struct input_
 {
 	int prev = r->feeding;
 	r->feeding = i;
-	for (size_t k = 0; k < n; k++) {
+	size_t k;
+	for (k = 0; k < n; k++) {
 		const struct input_event *e = &ev[k];
 		struct rdev *d = r->dev[i];
 		if (!d)
 			break;
-		int64_t t = framer_stamp_us(e);
-		bool ours = grabbed_at(d, t);
-		r->cur_us = t;
-		r->stats.events_in++;
+		bool ours = grabbed_at(d, framer_stamp_us(e));
+		r->cur = (struct stamp){ e->input_event_sec, e->input_event_usec };
 		switch (e->type) {
 		case EV_SYN:
 			if (e->code == SYN_REPORT) {
@@ -1014,12 +1041,14 @@ static ALWAYS_INLINE void feed_body(struct router *r, int i, const struct input_
 			break;
 		}
 	}
-	end_frame(r);
-	r->cur_us = 0;
+	r->stats.events_in += k;
+	if (r->queued || r->msc_have) /* a batch that ends mid-frame */
+		end_frame(r);
+	r->cur = (struct stamp){ 0, 0 };
 	r->feeding = prev;
 	/* The grab change the batch allows (its last key came up), or the
 	 * retreat it requires, now that the host has had every frame of it. */
-	if (r->dev[i] && prev != i)
+	if (r->dev[i] && prev != i && !grab_settled(r->dev[i]))
 		dev_update_grab(r, i, false);
 }
 
