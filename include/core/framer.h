@@ -59,6 +59,11 @@ struct framer {
 	unsigned n_edge, n_pend;
 	unsigned edge_seen; /* KEEP_FIRST: frames at edge[0] seen so far */
 	uint64_t bumped;    /* frames moved by an edge (a statistic) */
+	/* While out->frames runs: the event types in the frames it is given,
+	 * at least (bit 1 << (type & 31); all bits when not counted), so that
+	 * a caller may skip looking for a type that is not there. */
+	uint32_t out_types;
+	uint32_t partial_types; /* the same for the partial frame kept, or all bits */
 	struct input_event buf[FRAMER_MAX];
 };
 
@@ -86,7 +91,11 @@ static inline void framer_set_stamp_us(struct input_event *e, int64_t us)
 void framer_init(struct framer *f);
 
 /* Where the next read() goes: at most *space events. */
-struct input_event *framer_space(struct framer *f, size_t *space);
+static inline struct input_event *framer_space(struct framer *f, size_t *space)
+{
+	*space = FRAMER_MAX - f->n;
+	return f->buf + f->n;
+}
 
 /* `n` events were read into framer_space. `drained`: the read returned less
  * than it asked for, so the kernel's queue was empty (every frame stamped up

@@ -19,7 +19,14 @@ struct evdev_in {
 	struct libevdev *dev;
 	char *node;
 	struct framer fr;
+	/* Set once, so that a read builds nothing: the framer's callbacks,
+	 * and the sink of the read under way. */
+	struct framer_out out;
+	const struct evdev_in_sink *sink;
 };
+
+static void out_frames(void *data, const struct input_event *ev, size_t n);
+static void out_dropped(void *data, const struct input_event *drop);
 
 struct evdev_in *evdev_in_open(const char *node)
 {
@@ -28,6 +35,7 @@ struct evdev_in *evdev_in_open(const char *node)
 	if (!d)
 		return NULL;
 	framer_init(&d->fr);
+	d->out = (struct framer_out){ d, out_frames, out_dropped };
 	d->writable = true;
 	d->fd = open(node, O_RDWR | O_NONBLOCK | O_CLOEXEC);
 	if (d->fd < 0 && (errno == EACCES || errno == EPERM || errno == EROFS)) {
@@ -319,33 +327,25 @@ int evdev_in_set_leds(struct evdev_in *d, uint32_t leds)
 
 /* ---- reading ---- */
 
-struct reading {
-	struct evdev_in *d;
-	const struct evdev_in_sink *sink;
-};
+/* Which event types libevdev's state tracks (a bit per type). */
+#define STATEFUL_TYPES ((1u << EV_KEY) | (1u << EV_ABS) | (1u << EV_LED) | (1u << EV_SW))
 
 /* Frames to the sink, their state into libevdev's, which its resync after a
  * SYN_DROPPED compares with the kernel's. */
 static void out_frames(void *data, const struct input_event *ev, size_t n)
 {
-	struct reading *rd = data;
-	for (size_t i = 0; i < n; i++) {
-		switch (ev[i].type) {
-		case EV_KEY:
-		case EV_ABS:
-		case EV_LED:
-		case EV_SW:
-			libevdev_set_event_value(rd->d->dev, ev[i].type, ev[i].code, ev[i].value);
-			break;
-		}
-	}
-	rd->sink->frames(rd->sink->data, ev, n);
+	struct evdev_in *d = data;
+	/* Pointer motion, most frames, has none: the framer says so. */
+	for (size_t i = 0; (d->fr.out_types & STATEFUL_TYPES) && i < n; i++)
+		if (ev[i].type < 32 && (STATEFUL_TYPES >> ev[i].type & 1))
+			libevdev_set_event_value(d->dev, ev[i].type, ev[i].code, ev[i].value);
+	d->sink->frames(d->sink->data, ev, n);
 }
 
 static void out_dropped(void *data, const struct input_event *drop)
 {
-	struct reading *rd = data;
-	rd->sink->dropped(rd->sink->data);
+	struct evdev_in *d = data;
+	d->sink->dropped(d->sink->data);
 }
 
 /* After SYN_DROPPED: libevdev drains what is queued, asks the kernel for the
@@ -383,9 +383,8 @@ int evdev_in_read(struct evdev_in *d, const struct evdev_in_sink *sink)
 	if (r == 0)
 		return -ENODEV;
 	size_t n = (size_t)r / sizeof(*p);
-	struct reading rd = { d, sink };
-	const struct framer_out out = { &rd, out_frames, out_dropped };
-	if (framer_feed(&d->fr, n, n < space, &out))
+	d->sink = sink;
+	if (framer_feed(&d->fr, n, n < space, &d->out))
 		return resync(d, sink);
 	return 0;
 }

@@ -38,7 +38,12 @@ struct inputs {
 	struct inputs_counters n;
 	uint64_t now;
 	int cur; /* the device whose frames are being routed, or -1 */
+	struct evdev_in_sink sink; /* set once: the event path builds nothing per read */
 };
+
+static void frames_in(void *data, const struct input_event *ev, size_t n);
+static void dropped_in(void *data);
+static void resync_in(void *data, const struct input_event *ev, size_t n);
 
 struct inputs *inputs_create(struct router *r, const struct inputs_env *env)
 {
@@ -48,6 +53,7 @@ struct inputs *inputs_create(struct router *r, const struct inputs_env *env)
 	in->router = r;
 	in->env = *env;
 	in->cur = -1;
+	in->sink = (struct evdev_in_sink){ in, frames_in, dropped_in, resync_in };
 	return in;
 }
 
@@ -255,10 +261,9 @@ void inputs_readable(struct inputs *in, int slot, uint64_t now)
 {
 	if (slot < 0 || slot >= ROUTER_MAX_DEVICES || !in->dev[slot])
 		return;
-	const struct evdev_in_sink sink = { in, frames_in, dropped_in, resync_in };
 	in->now = now;
 	in->cur = slot;
-	int rc = evdev_in_read(in->dev[slot]->in, &sink);
+	int rc = evdev_in_read(in->dev[slot]->in, &in->sink);
 	in->cur = -1;
 	if (rc < 0)
 		remove_slot(in, slot, rc == -ENODEV ? "unplugged" : "failed");

@@ -9,7 +9,8 @@
  *    read with the drop;
  *  - dropped() comes once per SYN_DROPPED, after the frames before it;
  *  - a frame's stamp comes out as it went in, or a microsecond later per
- *    edge it met (edges are at growing stamps).
+ *    edge it met (edges are at growing stamps);
+ *  - out_types names every event type of the frames handed over.
  *
  * Input: byte 0 seeds nothing; then ops:
  *   0-3   a frame: (b >> 2) & 7 events (plus its SYN_REPORT), stamped at
@@ -70,6 +71,10 @@ static bool is_edge(int64_t t)
 
 static void on_frames(void *data, const struct input_event *ev, size_t n)
 {
+	const struct framer *f = data;
+	for (size_t i = 0; i < n; i++)
+		if (!(f->out_types & 1u << (ev[i].type & 31)))
+			die("out_types lacks a type of the frames handed over");
 	size_t k = 0;
 	while (k < n) {
 		/* A frame's events carry its id in MSC_SCAN (first event). */
@@ -167,7 +172,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	model_cur = -1;
 	model_skip = false;
 	int64_t clock = 1000;
-	const struct framer_out out = { NULL, on_frames, on_dropped };
+	const struct framer_out out = { &f, on_frames, on_dropped };
 	const uint8_t *p = data, *end = data + size;
 	if (p < end)
 		p++;
@@ -189,8 +194,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 					e = (struct input_event){ .type = EV_MSC, .code = MSC_SCAN, .value = id };
 				else if (j + 1 == len)
 					e = (struct input_event){ .type = EV_SYN, .code = SYN_REPORT };
-				else
-					e = (struct input_event){ .type = EV_REL,
+				else /* motion, and now and then a key (out_types) */
+					e = (struct input_event){ .type = (j + b) % 3 ? EV_REL : EV_KEY,
 								  .code = REL_X,
 								  .value = (int)(j + b) };
 				framer_set_stamp_us(&e, clock);

@@ -122,6 +122,44 @@ TEST(framer_whole_frames_go_out_in_one_call)
 	free(r);
 }
 
+/* What the frames() calls were told of their event types, in order. */
+static uint32_t types_seen[8];
+static int n_types_seen;
+
+static void on_frames_types(void *data, const struct input_event *ev, size_t n)
+{
+	const struct framer *f = data;
+	if (n_types_seen < 8)
+		types_seen[n_types_seen++] = f->out_types;
+}
+
+TEST(framer_out_types_tell_motion_from_keys)
+{
+	struct run *r = run_new();
+	r->out = (struct framer_out){ &r->f, on_frames_types, on_dropped };
+	n_types_seen = 0;
+	/* Motion only: no key, no absolute axis (evdev_in skips libevdev). */
+	rd(r, "rel_x=1 . rel_y=2 .", true);
+	/* A key whose frame is split across two reads: named when it goes out. */
+	rd(r, "rel_x=1 . +a", false);
+	rd(r, "rel_x=3 .", true);
+	CHECK_INT(n_types_seen, 3);
+	CHECK_INT(types_seen[0], (1u << EV_REL) | (1u << EV_SYN));
+	CHECK_INT(types_seen[1], (1u << EV_REL) | (1u << EV_SYN));
+	CHECK_INT(types_seen[2], (1u << EV_KEY) | (1u << EV_REL) | (1u << EV_SYN));
+	/* At a drop (the general path), every type is assumed: the frame
+	 * before it and the one after the frame it voids. */
+	rd(r, "rel_x=1 . ! rel_x=2 . rel_y=1 .", true);
+	CHECK_INT(n_types_seen, 5);
+	CHECK_INT(types_seen[3], UINT32_MAX);
+	CHECK_INT(types_seen[4], UINT32_MAX);
+	/* Then counted again. */
+	rd(r, "rel_x=1 .", true);
+	CHECK_INT(n_types_seen, 6);
+	CHECK_INT(types_seen[5], (1u << EV_REL) | (1u << EV_SYN));
+	free(r);
+}
+
 TEST(framer_partial_frame_at_the_end_waits)
 {
 	struct run *r = run_new();
