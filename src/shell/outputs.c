@@ -199,6 +199,17 @@ static void write_result(struct outputs *o, int t, int k, int rc, uint64_t now)
 	}
 }
 
+/* A keyboard frame with an MSC_SCAN: its echo is to be read (out of line:
+ * pointer frames, most of them, do not pay for it). */
+static __attribute__((noinline)) void note_echo(struct outputs *o, int t, const struct input_event *ev, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (ev[i].type == EV_MSC) {
+			o->echo |= 1u << t;
+			return;
+		}
+}
+
 bool outputs_emit(struct outputs *o, int t, enum vkind kind, const struct input_event *ev, size_t n,
 		  uint64_t now)
 {
@@ -215,11 +226,7 @@ bool outputs_emit(struct outputs *o, int t, enum vkind kind, const struct input_
 	 * watch it for LEDs): outputs_after_round reads it before the next
 	 * epoll_wait, which would otherwise return at once just for it. */
 	if (kind == VK_KEYBOARD)
-		for (size_t i = 0; i < n; i++)
-			if (ev[i].type == EV_MSC) {
-				o->echo |= 1u << t;
-				break;
-			}
+		note_echo(o, t, ev, n);
 	return rc >= 0;
 }
 

@@ -230,11 +230,17 @@ static int write_all(int fd, const struct input_event *ev, size_t n)
 	return (size_t)w == len ? 0 : -EIO;
 }
 
-static void track_keys(struct keyset *s, const struct input_event *ev, size_t n)
+/* Returns whether the frame presses or releases a key. Inline: it runs on
+ * every frame written. */
+static inline __attribute__((always_inline)) bool track_keys(struct keyset *s, const struct input_event *ev, size_t n)
 {
+	bool any = false;
 	for (size_t i = 0; i < n; i++)
-		if (ev[i].type == EV_KEY && (ev[i].value == 0 || ev[i].value == 1))
+		if (ev[i].type == EV_KEY && (ev[i].value == 0 || ev[i].value == 1)) {
 			keyset_set(s, ev[i].code, ev[i].value);
+			any = true;
+		}
+	return any;
 }
 
 static size_t count_owed(const struct vdev *v)
@@ -270,10 +276,11 @@ int vdev_write(struct vdev *v, const struct input_event *ev, size_t n)
 {
 	if (v->owed)
 		vdev_catch_up(v);
-	track_keys(&v->want, ev, n);
+	bool keys = track_keys(&v->want, ev, n);
 	int rc = write_all(v->fd, ev, n);
 	if (rc == 0) {
-		track_keys(&v->sent, ev, n);
+		if (keys) /* most frames (pointer motion) have none */
+			track_keys(&v->sent, ev, n);
 	} else {
 		v->owed = count_owed(v);
 		v->failed++;
