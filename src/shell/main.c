@@ -194,26 +194,32 @@ static struct config *load_config(const struct args *a, char *path, size_t len)
 	return cfg;
 }
 
-static int cmd_keys(const struct args *a)
+/* Runs a command with the configuration, found and loaded as `kvmswitch
+ * run` would, then frees it; EXIT_REFUSED (said on stderr) if there is
+ * none to load. */
+static int with_config(const struct args *a,
+		       int (*cmd)(const struct args *a, const struct config *cfg, const char *path))
 {
 	char path[4096];
 	struct config *cfg = load_config(a, path, sizeof(path));
 	if (!cfg)
 		return EXIT_REFUSED;
+	int rc = cmd(a, cfg, path);
+	config_destroy(cfg);
+	return rc;
+}
+
+static int cmd_keys(const struct args *a, const struct config *cfg, const char *path)
+{
 	struct keynames *kn = keynames_create(cfg->xkb_layout, cfg->xkb_variant, cfg->xkb_model, cfg->xkb_options);
 	if (kn)
 		keynames_list(kn, stdout);
 	keynames_destroy(kn);
-	config_destroy(cfg);
 	return kn ? EXIT_OK : EXIT_REFUSED;
 }
 
-static int cmd_check(const struct args *a)
+static int cmd_check(const struct args *a, const struct config *cfg, const char *path)
 {
-	char path[4096];
-	struct config *cfg = load_config(a, path, sizeof(path));
-	if (!cfg)
-		return EXIT_REFUSED;
 	struct buf problems;
 	buf_init(&problems);
 	size_t n = preflight_check(cfg, &problems);
@@ -222,16 +228,11 @@ static int cmd_check(const struct args *a)
 	else
 		printf("%s: ok (%zu targets)\n", path[0] ? path : "built-in defaults", cfg->n_target);
 	buf_finish(&problems);
-	config_destroy(cfg);
 	return n ? EXIT_REFUSED : EXIT_OK;
 }
 
-static int cmd_config(const struct args *a)
+static int cmd_config(const struct args *a, const struct config *cfg, const char *path)
 {
-	char path[4096];
-	struct config *cfg = load_config(a, path, sizeof(path));
-	if (!cfg)
-		return EXIT_REFUSED;
 	struct buf out;
 	buf_init(&out);
 	int rc = config_print(cfg, &out);
@@ -241,7 +242,6 @@ static int cmd_config(const struct args *a)
 	else
 		fprintf(stderr, "kvmswitch: out of memory\n");
 	buf_finish(&out);
-	config_destroy(cfg);
 	return rc == 0 ? EXIT_OK : EXIT_REFUSED;
 }
 
@@ -317,17 +317,12 @@ static void list_one(void *data, const struct discovered *dev)
 	json_object_end(j);
 }
 
-static int cmd_list(const struct args *a)
+static int cmd_list(const struct args *a, const struct config *cfg, const char *path)
 {
-	char path[4096];
-	struct config *cfg = load_config(a, path, sizeof(path));
-	if (!cfg)
-		return EXIT_REFUSED;
 	struct discover *ds = discover_create();
 	if (!ds) {
 		fprintf(stderr, "kvmswitch: cannot connect to udev\n");
-		config_destroy(cfg);
-		return EXIT_REFUSED;
+			return EXIT_REFUSED;
 	}
 	struct list_ctx l = { .cfg = cfg, .json = a->json };
 	json_init(&l.j);
@@ -342,8 +337,19 @@ static int cmd_list(const struct args *a)
 	}
 	json_finish(&l.j);
 	discover_destroy(ds);
-	config_destroy(cfg);
 	return EXIT_OK;
+}
+
+/* Before a command that takes no operand: a usage error if `bad` (an
+ * operand, or an option it does not take), EXIT_OK under
+ * KVMSWITCH_PARSE_ONLY (tests/docs-check), else -1: go on. */
+static int no_operand(const char *cmd, bool bad)
+{
+	if (bad) {
+		help_for(cmd, stderr);
+		return EXIT_USAGE;
+	}
+	return parse_only() ? EXIT_OK : -1;
 }
 
 int main(int argc, char **argv)
@@ -377,43 +383,30 @@ int main(int argc, char **argv)
 	int npos = argc - 1 - a.first;
 	char **pos = argv + 1 + a.first;
 
+	int rc;
 	if (!strcmp(cmd, "run")) {
-		if (npos) {
-			help_for(cmd, stderr);
-			return EXIT_USAGE;
-		}
-		if (parse_only())
-			return EXIT_OK;
+		if ((rc = no_operand(cmd, npos)) >= 0)
+			return rc;
 		log_init(a.verbose ? LOG_DEBUG : LOG_INFO);
 		struct daemon_options opt = { .config_path = a.config };
 		return daemon_run(&opt);
 	}
 	if (!strcmp(cmd, "list") && a.daemon) {
-		if (npos || a.config) {
-			help_for(cmd, stderr);
-			return EXIT_USAGE;
-		}
+		if ((rc = no_operand(cmd, npos || a.config)) >= 0)
+			return rc;
 		struct proto_request lreq = { .cmd = PROTO_LIST };
 		return client_request(NULL, &lreq, a.json);
 	}
 	if (!strcmp(cmd, "stats")) {
-		if (npos || a.json) {
-			help_for(cmd, stderr);
-			return EXIT_USAGE;
-		}
-		if (parse_only())
-			return EXIT_OK;
+		if ((rc = no_operand(cmd, npos || a.json)) >= 0)
+			return rc;
 		return client_stats(NULL, a.watch);
 	}
 	if (!strcmp(cmd, "keys")) {
-		if (npos) {
-			help_for(cmd, stderr);
-			return EXIT_USAGE;
-		}
-		if (parse_only())
-			return EXIT_OK;
+		if ((rc = no_operand(cmd, npos)) >= 0)
+			return rc;
 		log_init(LOG_WARN);
-		return cmd_keys(&a);
+		return with_config(&a, cmd_keys);
 	}
 	/* check and config take the file with or without -c. */
 	if ((!strcmp(cmd, "check") || !strcmp(cmd, "config")) && npos == 1 && !a.config) {
@@ -421,25 +414,17 @@ int main(int argc, char **argv)
 		npos = 0;
 	}
 	if (!strcmp(cmd, "check") || !strcmp(cmd, "list") || !strcmp(cmd, "config") || !strcmp(cmd, "targets")) {
-		if (npos) {
-			help_for(cmd, stderr);
-			return EXIT_USAGE;
-		}
-		if (parse_only())
-			return EXIT_OK;
+		if ((rc = no_operand(cmd, npos)) >= 0)
+			return rc;
 		log_init(LOG_WARN);
-		return !strcmp(cmd, "check")	? cmd_check(&a)
-		       : !strcmp(cmd, "list")	? cmd_list(&a)
-		       : !strcmp(cmd, "config") ? cmd_config(&a)
+		return !strcmp(cmd, "check")	? with_config(&a, cmd_check)
+		       : !strcmp(cmd, "list")	? with_config(&a, cmd_list)
+		       : !strcmp(cmd, "config") ? with_config(&a, cmd_config)
 						: cmd_targets(&a);
 	}
 	if (!strcmp(cmd, "doctor")) {
-		if (npos) {
-			help_for(cmd, stderr);
-			return EXIT_USAGE;
-		}
-		if (parse_only())
-			return EXIT_OK;
+		if ((rc = no_operand(cmd, npos)) >= 0)
+			return rc;
 		log_init(LOG_ERROR);
 		return doctor_run(a.config, a.json);
 	}
