@@ -410,26 +410,25 @@ static bool history_room(struct router *r, int i)
 	return true;
 }
 
-/* Changes the device's grab if it should and may: nothing held (or forced),
- * and not in the middle of the device's batch (the frames of a read were
- * all queued before the grab could change). A grabbed device whose key the
- * host holds (its press was queued before the grab) lets go at once, so
- * that the host reads the release. */
-/* Nothing for dev_update_grab to do: the grab is what it should be (or
- * cannot be), and the host holds no key of the device it must be let at.
- * Asked after every batch, so kept inline. */
+/* Nothing for dev_update_grab to do (none of its branches applies): the
+ * grab is what it should be (or cannot be), and the host holds no key of
+ * the device it must be let at. The event path asks it after every batch,
+ * so that a settled device costs no call. */
 static ALWAYS_INLINE bool grab_settled(const struct rdev *d)
 {
 	return !d->any_missed && !(d->grabbed && d->n_host > 0) &&
 	       (d->grabbed == d->want_grab || (d->want_grab && d->grab_failed));
 }
 
+/* Changes the device's grab if it should and may: nothing held (or forced),
+ * and not in the middle of the device's batch (the frames of a read were
+ * all queued before the grab could change). A grabbed device whose key the
+ * host holds (its press was queued before the grab) lets go at once, so
+ * that the host reads the release. */
 static void dev_update_grab(struct router *r, int i, bool force)
 {
 	struct rdev *d = r->dev[i];
 	bool mid_batch = r->feeding == i;
-	if (grab_settled(d))
-		return;
 	if (d->any_missed && !mid_batch) {
 		/* The host holds keys whose release only kvmswitch read: let
 		 * go, then give the host the releases. The device is grabbed

@@ -322,7 +322,7 @@ static int cmd_list(const struct args *a, const struct config *cfg, const char *
 	struct discover *ds = discover_create();
 	if (!ds) {
 		fprintf(stderr, "kvmswitch: cannot connect to udev\n");
-			return EXIT_REFUSED;
+		return EXIT_REFUSED;
 	}
 	struct list_ctx l = { .cfg = cfg, .json = a->json };
 	json_init(&l.j);

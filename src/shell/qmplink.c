@@ -478,7 +478,9 @@ void qmplink_dispatch(struct qmplink *l, int i, uint32_t events, uint64_t now)
 uint64_t qmplink_deadline(const struct qmplink *l)
 {
 	uint64_t when = UINT64_MAX;
-	for (int i = 0; l->n_used && i < MAX_LINKS; i++) {
+	if (!l->n_used)
+		return when;
+	for (int i = 0; i < MAX_LINKS; i++) {
 		const struct link *k = &l->link[i];
 		if (!k->used)
 			continue;
@@ -495,7 +497,7 @@ void qmplink_tick(struct qmplink *l, uint64_t now)
 	if (!l)
 		return;
 	l->now = now;
-	for (int i = 0; l->n_used && i < MAX_LINKS; i++) {
+	for (int i = 0; l->n_used && i < MAX_LINKS; i++) { /* none left: nothing to tick */
 		struct link *k = &l->link[i];
 		if (!k->used)
 			continue;
